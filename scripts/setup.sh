@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond Node and npm, on a fresh Debian
+# machine. Idempotent: does nothing when everything is already there.
+set -euo pipefail
+need=()
+command -v tar >/dev/null || need+=(tar)
+command -v gzip >/dev/null || need+=(gzip)
+command -v git >/dev/null || need+=(git)
+if ((${#need[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq "${need[@]}"
+  else
+    echo "scripts/setup.sh: please install: ${need[*]}" >&2
+    exit 1
+  fi
+fi

@@ -1,0 +1,281 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { builtinBuildpacks, findBuiltinBuildpack } from '../buildpacks/index.js';
+import { prepareBuildDir } from './build-dir.js';
+import { isBuildpack, type Buildpack } from './buildpack.js';
+import { compile, type CompileOutput } from './compile.js';
+import { detect, type DetectReport } from './detect.js';
+import { defaultFetch } from './download.js';
+import { SECRET_NAME_PATTERN } from './env-file.js';
+import { SlugcError, errorMessage, type Stage } from './errors.js';
+import { createLogger, type BuildEvent, type Logger } from './log.js';
+import { packageSlug, type PackageOutput, type SizeLimits } from './package.js';
+import { readProcfile, release, type ReleaseOutput } from './release.js';
+import { hostStack, sourceCommit } from './stack.js';
+
+/** Options of {@link build}. */
+export interface BuildOptions {
+  /** The app's source dir; only read, never modified. */
+  sourceDir: string;
+  /** Where slug.tgz goes (parent dirs created); slug.json is written beside it. Default `./slug.tgz`. */
+  output?: string;
+  /** Buildpacks to run, in order: objects, or ids of built-ins (`heroku/nodejs`). Default: auto-detect. */
+  buildpacks?: (Buildpack | string)[];
+  /** Config vars, as on the platform. */
+  env?: Record<string, string>;
+  /** The cache dir, shared between builds of the same app. Default `$XDG_CACHE_HOME/slugc` or `~/.cache/slugc`. */
+  cacheDir?: string;
+  /** The stack the slug will run on. Default: the host's (`debian-12`). */
+  stack?: string;
+  /** Seconds since the epoch for every slug entry's mtime. Default: `SOURCE_DATE_EPOCH`, else a constant. */
+  sourceDateEpoch?: number;
+  /** Slug size limits. */
+  limits?: SizeLimits;
+  /** The logger to write to. Default: one that only records. */
+  logger?: Logger;
+  /** Receives every build event (ignored when `logger` is given). */
+  onEvent?: (e: BuildEvent) => void;
+  /** `fetch` for downloads. Default: Node's, through a proxy when `HTTPS_PROXY` is set. */
+  fetch?: typeof globalThis.fetch;
+  /** Cancels the build. */
+  signal?: AbortSignal;
+  /** Keep the build dir after the build (its path is in the result). */
+  keepBuildDir?: boolean;
+  /** The environment slugc itself runs in (proxy and npm settings are taken from it). Default `process.env`. */
+  hostEnv?: Record<string, string | undefined>;
+}
+
+/** What {@link build} produced. */
+export interface BuildResult {
+  /** The slug and its metadata. */
+  slug: PackageOutput;
+  /** Every buildpack's detect answer. */
+  detect: DetectReport;
+  /** The merged release. */
+  release: ReleaseOutput;
+  /** What compile produced. */
+  compile: CompileOutput;
+  /** Milliseconds per stage. */
+  timings: Record<Stage, number>;
+  /** The build log as text. */
+  log: string;
+  /** The build dir, when `keepBuildDir` was set. */
+  buildDir?: string;
+}
+
+const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'expected a function');
+const optionsSchema = z.object({
+  sourceDir: z.string().min(1),
+  output: z.string().min(1).optional(),
+  buildpacks: z.array(z.union([z.string().min(1), z.custom<Buildpack>(isBuildpack, 'expected a buildpack object { id, name, detect, compile }')])).optional(),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not a valid variable name'), z.string()).optional(),
+  cacheDir: z.string().min(1).optional(),
+  stack: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ., _ and -').optional(),
+  sourceDateEpoch: z.number().int().nonnegative().optional(),
+  limits: z.object({ warnBytes: z.number().positive(), maxBytes: z.number().positive() }).optional(),
+  logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).step === 'function').optional(),
+  onEvent: fn.optional(),
+  fetch: fn.optional(),
+  signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal).optional(),
+  keepBuildDir: z.boolean().optional(),
+  hostEnv: z.custom<Record<string, string | undefined>>((v) => typeof v === 'object' && v !== null, 'expected an object of env vars').optional(),
+});
+
+/** Validates build options, reporting every problem as `path: message`. */
+export function validateBuildOptions(options: unknown): BuildOptions {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`);
+    throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't start the build: invalid options.\n${problems.map((p) => `  ${p}`).join('\n')}`, {
+      hint: 'Fix the options named above.',
+      details: { problems },
+    });
+  }
+  return options as BuildOptions;
+}
+
+/** The default cache dir: `$XDG_CACHE_HOME/slugc` or `~/.cache/slugc`. */
+export function defaultCacheDir(env: Record<string, string | undefined> = process.env): string {
+  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'slugc');
+}
+
+/** Host env vars passed into the build env: proxies, TLS trust and npm settings. */
+const PASSTHROUGH = /^(HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR|NODE_EXTRA_CA_CERTS|NPM_CONFIG_\w+|npm_config_\w+|TZ)$/;
+/** Config vars that may not replace what the platform sets. */
+const RESERVED = new Set(['PATH', 'HOME', 'STACK', 'SOURCE_VERSION']);
+
+/**
+ * The build env every buildpack starts from: the host's PATH, `HOME` set to
+ * the build dir (as Heroku's `/app`), `STACK`, `SOURCE_VERSION`, proxy and npm
+ * settings from the host, and the app's config vars.
+ */
+export function buildEnv(opts: {
+  appDir: string;
+  stack: string;
+  commit: string | null;
+  config: Record<string, string>;
+  hostEnv: Record<string, string | undefined>;
+  log: Logger;
+}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.hostEnv)) if (v !== undefined && PASSTHROUGH.test(k)) env[k] = v;
+  const hostHome = opts.hostEnv.HOME;
+  // HOME moves to the build dir, so keep the user's own npm config (registry, auth) in reach.
+  if (!env.NPM_CONFIG_USERCONFIG && !env.npm_config_userconfig && hostHome && fs.existsSync(path.join(hostHome, '.npmrc'))) {
+    env.NPM_CONFIG_USERCONFIG = path.join(hostHome, '.npmrc');
+  }
+  for (const [k, v] of Object.entries(opts.config)) {
+    if (RESERVED.has(k)) {
+      opts.log.warn(`Config var ${k} is set by the platform during builds; the app's value is ignored.`);
+      continue;
+    }
+    env[k] = v;
+  }
+  env.PATH = opts.hostEnv.PATH || '/usr/local/bin:/usr/bin:/bin';
+  env.HOME = opts.appDir;
+  env.STACK = opts.stack;
+  env.SOURCE_VERSION = opts.commit ?? '';
+  env.LANG ??= 'C.UTF-8';
+  return env;
+}
+
+/** Resolves `--buildpack` values (objects or built-in ids) to buildpack objects. */
+export function resolveBuildpacks(list: (Buildpack | string)[]): Buildpack[] {
+  return list.map((b) => {
+    if (typeof b !== 'string') return b;
+    const found = findBuiltinBuildpack(b);
+    if (!found) {
+      throw new SlugcError('SLUGC_BUILDPACK_LOAD', `Couldn't find the buildpack ${JSON.stringify(b)}.`, {
+        hint: `Built-in buildpacks: ${builtinBuildpacks.flatMap((x) => [x.id, ...(x.aliases ?? [])]).join(', ')}. The CLI also takes a path to a JS module.`,
+      });
+    }
+    return found;
+  });
+}
+
+/**
+ * Builds a slug: copies the source to a fresh build dir (applying
+ * `.slugignore`), detects buildpacks, compiles, merges the release, and
+ * packages `slug.tgz` plus `slug.json`. The source dir is never modified.
+ */
+export async function build(options: BuildOptions): Promise<BuildResult> {
+  const opts = validateBuildOptions(options);
+  const log = opts.logger ?? createLogger(opts.onEvent ? { onEvent: opts.onEvent } : {});
+  const hostEnv = opts.hostEnv ?? process.env;
+  const sourceDir = path.resolve(opts.sourceDir);
+  const output = path.resolve(opts.output ?? 'slug.tgz');
+  const stack = opts.stack ?? hostStack();
+  const cacheRoot = path.resolve(opts.cacheDir ?? defaultCacheDir(hostEnv));
+  const sde = opts.sourceDateEpoch ?? parseSourceDateEpoch(hostEnv.SOURCE_DATE_EPOCH);
+  const config = opts.env ?? {};
+  log.redact(Object.entries(config).filter(([k]) => SECRET_NAME_PATTERN.test(k)).map(([, v]) => v));
+
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-'));
+  const appDir = path.join(work, 'app');
+  const tmpDir = path.join(work, 'tmp');
+  fs.mkdirSync(tmpDir);
+  const controller = new AbortController();
+  const onAbort = () => controller.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.signal?.aborted) controller.abort();
+
+  const timings = { prepare: 0, detect: 0, compile: 0, release: 0, package: 0 } satisfies Record<Stage, number>;
+  let stage: Stage = 'prepare';
+  const timed = async <T>(s: Stage, f: () => Promise<T> | T): Promise<T> => {
+    stage = s;
+    log.event({ type: 'stage', stage: s, status: 'start' });
+    const t = performance.now();
+    const r = await f();
+    timings[s] = Math.round(performance.now() - t);
+    log.event({ type: 'stage', stage: s, status: 'end', ms: timings[s] });
+    return r;
+  };
+
+  let keep = false;
+  try {
+    const commit = sourceCommit(sourceDir, { SOURCE_VERSION: config.SOURCE_VERSION ?? hostEnv.SOURCE_VERSION });
+    await timed('prepare', () => {
+      log.step(`Preparing build dir from ${sourceDir}`);
+      const prep = prepareBuildDir(sourceDir, appDir);
+      if (prep.droppedPatterns.length) log.warn(`.slugignore: negation is not supported, ignored: ${prep.droppedPatterns.join(', ')}`);
+      if (prep.ignored.length) log.info(`.slugignore left out ${prep.ignored.length} path${prep.ignored.length > 1 ? 's' : ''}`);
+      // Fail fast on a broken Procfile, before a long compile.
+      readProcfile(appDir);
+    });
+    const env = buildEnv({ appDir, stack, commit, config, hostEnv, log });
+    const candidates = opts.buildpacks?.length ? resolveBuildpacks(opts.buildpacks) : [...builtinBuildpacks];
+    const report = await timed('detect', async () => {
+      const r = await detect({ appDir, buildpacks: candidates, explicit: Boolean(opts.buildpacks?.length), stack, env, log });
+      for (const w of r.warnings) log.warn(w);
+      return r;
+    });
+    const chosen = report.selected.map((id) => candidates.find((b) => b.id === id)!);
+    for (const bp of chosen) {
+      const a = report.answers.find((x) => x.id === bp.id);
+      log.step(`${a?.detected ?? bp.name} app detected (${bp.id}: ${a?.reason ?? 'chosen'})`);
+    }
+    const compiled = await timed('compile', () =>
+      compile({ appDir, buildpacks: chosen, env, stack, cacheRoot, tmpDir, fetch: opts.fetch ?? defaultFetch(hostEnv), log, signal: controller.signal }),
+    );
+    const releaseEnv = { ...env, ...compiled.exportedEnv };
+    const released = await timed('release', async () => {
+      log.step('Discovering process types');
+      const r = await release({ appDir, buildpacks: chosen, stack, env: releaseEnv, log });
+      const names = Object.keys(r.processTypes);
+      log.info(names.length ? `Process types: ${names.map((n) => `${n} (${r.processTypeSources[n]})`).join(', ')}` : 'No process types: add a Procfile, e.g. `web: node server.js`.');
+      return r;
+    });
+    const slug = await timed('package', async () => {
+      log.step('Compressing slug');
+      return packageSlug({
+        appDir,
+        output,
+        log,
+        ...(sde !== undefined ? { sourceDateEpoch: sde } : {}),
+        ...(opts.limits ? { limits: opts.limits } : {}),
+        metadata: {
+          process_types: released.processTypes,
+          buildpack_provided_description: chosen.map((b) => report.answers.find((a) => a.id === b.id)?.detected ?? b.name).join(', ') || null,
+          stack: { name: stack },
+          commit,
+          commit_description: null,
+          buildpacks: chosen.map((b) => {
+            const detected = report.answers.find((a) => a.id === b.id)?.detected;
+            return { id: b.id, name: b.name, ...(detected ? { detected } : {}) };
+          }),
+          runtimes: compiled.runtimes,
+          config_vars: released.configVars,
+          addons: released.addons,
+          timings: { ...timings, compile_by_buildpack: Object.fromEntries(compiled.timings.map((t) => [t.id, t.ms])) },
+        },
+      });
+    });
+    log.step(`Done: ${slug.path} (${slug.metadata.checksum})`);
+    keep = Boolean(opts.keepBuildDir);
+    return { slug, detect: report, release: released, compile: compiled, timings, log: log.text(), ...(keep ? { buildDir: appDir } : {}) };
+  } catch (e) {
+    const err =
+      e instanceof SlugcError
+        ? e
+        : new SlugcError('SLUGC_BUILDPACK_FAILED', `Couldn't finish the ${stage} stage: ${errorMessage(e)}`, { cause: e, hint: 'This looks like a bug in slugc; please report it with the log.' });
+    err.stage ??= stage;
+    throw err;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    if (keep) fs.rmSync(tmpDir, { recursive: true, force: true });
+    else fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function parseSourceDateEpoch(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't use SOURCE_DATE_EPOCH=${JSON.stringify(v)}: not a whole number of seconds.`, {
+      hint: 'Set SOURCE_DATE_EPOCH to seconds since 1970, e.g. $(git log -1 --format=%ct).',
+    });
+  }
+  return n;
+}

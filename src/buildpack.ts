@@ -1,0 +1,99 @@
+import type { ExecFn } from './exec.js';
+import type { Logger } from './log.js';
+
+/** What a buildpack's `detect` answers: applies or not, and why. Never thrown. */
+export interface Detection {
+  /** Whether the buildpack applies to the app. */
+  pass: boolean;
+  /** What it detected, e.g. `Node.js`. */
+  name?: string;
+  /** Why it applies or not, e.g. `found package.json`. */
+  reason: string;
+}
+
+/** What every stage's context has. */
+export interface BaseContext {
+  /** The build dir: a copy of the source, which becomes the slug's `/app`. */
+  appDir: string;
+  /** The stack the slug will run on, e.g. `debian-12` or `heroku-24`. */
+  stack: string;
+  /** The build env (config vars plus what earlier buildpacks exported), frozen. */
+  env: Readonly<Record<string, string>>;
+  /** The build log. */
+  log: Logger;
+}
+
+/** The context of `detect`. */
+export type DetectContext = BaseContext;
+
+/** A runtime a buildpack installed, reported in `slug.json`. */
+export interface RuntimeRecord {
+  /** e.g. `node`. */
+  name: string;
+  /** e.g. `20.19.5`. */
+  version: string;
+  /** Where it came from, e.g. the tarball URL. */
+  source?: string;
+  /** The checksum it was verified with. */
+  checksum?: string;
+  /** Why this version was chosen, one line per step. */
+  trace?: string[];
+}
+
+/** The context of `compile`: everything a buildpack may use, and nothing else. */
+export interface CompileContext extends BaseContext {
+  /** Runs a command with the build env, streaming its output into the log. */
+  exec: ExecFn;
+  /** This buildpack's own cache dir, kept between builds of the same app. */
+  cacheDir: string;
+  /** The whole cache dir (shared downloads live in `<cacheRoot>/downloads`). */
+  cacheRoot: string;
+  /** A temp dir removed after the build. */
+  tmpDir: string;
+  /** `fetch` to use for downloads (injected by tests). */
+  fetch: typeof globalThis.fetch;
+  /** Writes `.profile.d/<name>.sh`, sourced when the slug boots. Use `$HOME`, never the build dir's path. */
+  profileD(name: string, script: string): Promise<void>;
+  /** Env vars for later commands and later buildpacks. */
+  exportEnv(vars: Record<string, string>): void;
+  /** Records a runtime the buildpack installed, for `slug.json`. */
+  recordRuntime(runtime: RuntimeRecord): void;
+  /** Aborted when the build is cancelled. */
+  signal: AbortSignal;
+}
+
+/** The context of `release`. */
+export type ReleaseContext = BaseContext;
+
+/** What a buildpack's `release` offers; merged across buildpacks, the Procfile wins. */
+export interface ReleaseInfo {
+  /** Default process types, e.g. `{ web: 'npm start' }`. */
+  processTypes?: Record<string, string>;
+  /** Default config vars. */
+  configVars?: Record<string, string>;
+  /** Add-ons the app needs. */
+  addons?: string[];
+}
+
+/** A buildpack: a few small functions over plain contexts. */
+export interface Buildpack {
+  /** A stable id, e.g. `slugc/nodejs`. */
+  id: string;
+  /** A display name, e.g. `Node.js`. */
+  name: string;
+  /** Other ids that select this buildpack, e.g. `heroku/nodejs`. */
+  aliases?: string[];
+  /** Says whether the buildpack applies, and why. Must not throw for "no". */
+  detect(ctx: DetectContext): Promise<Detection>;
+  /** Installs the runtime and dependencies into the app dir. */
+  compile(ctx: CompileContext): Promise<void>;
+  /** Offers default process types, config vars and add-ons. */
+  release?(ctx: ReleaseContext): Promise<ReleaseInfo>;
+}
+
+/** True when `x` has the shape of a {@link Buildpack}. */
+export function isBuildpack(x: unknown): x is Buildpack {
+  if (typeof x !== 'object' || x === null) return false;
+  const b = x as Record<string, unknown>;
+  return typeof b.id === 'string' && typeof b.name === 'string' && typeof b.detect === 'function' && typeof b.compile === 'function';
+}

@@ -1,0 +1,148 @@
+import path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { builtinBuildpacks } from '../../buildpacks/index.js';
+import { build, buildEnv, resolveBuildpacks } from '../build.js';
+import { prepareBuildDir } from '../build-dir.js';
+import { detect } from '../detect.js';
+import { parseEnvAssignment, readEnvFile } from '../env-file.js';
+import { SlugcError, errorMessage } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import { slugcVersion } from '../package.js';
+import { hostStack, sourceCommit } from '../stack.js';
+import { loadBuildpackArg } from './load-buildpack.js';
+import fs from 'node:fs';
+import os from 'node:os';
+
+/** Where the CLI reads and writes; injected by tests. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  cwd: string;
+  env: Record<string, string | undefined>;
+}
+
+/** Exit codes: 0 ok, 1 build failed, 2 usage error. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** Runs the slugc CLI and returns its exit code; never exits the process itself. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  let json = false;
+  const program = new Command('slugc')
+    .description('Compile an app into a Heroku-style slug.')
+    .version(slugcVersion())
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+
+  const envFrom = (opts: { env: string[]; envFile?: string }) => {
+    const env: Record<string, string> = {};
+    if (opts.envFile) Object.assign(env, readEnvFile(path.resolve(io.cwd, opts.envFile)));
+    for (const e of opts.env) {
+      const [k, v] = parseEnvAssignment(e);
+      env[k] = v;
+    }
+    return env;
+  };
+  const makeLogger = (quiet: boolean): Logger =>
+    json ? createLogger({ stdout: io.stderr, stderr: io.stderr, quiet, progress: false }) : createLogger({ stdout: io.stdout, stderr: io.stderr, quiet });
+
+  program
+    .command('build')
+    .description('Build the app in DIR (default .) into a slug.')
+    .argument('[dir]', 'the app source dir', '.')
+    .option('-o, --output <file>', 'where to write the slug (parent dirs are created)', 'slug.tgz')
+    .option('-b, --buildpack <id|path>', 'a buildpack to run (built-in id or path to a JS module); repeat for several', collect, [])
+    .option('-e, --env <KEY=VALUE>', 'a config var; repeat for several', collect, [])
+    .option('--env-file <file>', 'read config vars from a dotenv file')
+    .option('--cache-dir <dir>', 'the cache dir (default: $XDG_CACHE_HOME/slugc)')
+    .option('--stack <name>', 'the stack the slug will run on (default: the host)')
+    .option('--json', 'print one JSON result (or error) on stdout; logs go to stderr')
+    .option('-q, --quiet', 'print only warnings and errors')
+    .action(async (dir: string, opts: { output: string; buildpack: string[]; env: string[]; envFile?: string; cacheDir?: string; stack?: string; json?: boolean; quiet?: boolean }) => {
+      json = Boolean(opts.json);
+      const logger = makeLogger(Boolean(opts.quiet));
+      const buildpacks = await Promise.all(opts.buildpack.map((b) => loadBuildpackArg(b, io.cwd)));
+      const result = await build({
+        sourceDir: path.resolve(io.cwd, dir),
+        output: path.resolve(io.cwd, opts.output),
+        env: envFrom(opts),
+        logger,
+        hostEnv: io.env,
+        ...(buildpacks.length ? { buildpacks } : {}),
+        ...(opts.cacheDir ? { cacheDir: path.resolve(io.cwd, opts.cacheDir) } : {}),
+        ...(opts.stack ? { stack: opts.stack } : {}),
+      });
+      if (json) {
+        io.stdout.write(
+          JSON.stringify({ ok: true, slug: result.slug.path, metadata_path: result.slug.metadataPath, metadata: result.slug.metadata, detect: result.detect, timings: result.timings }, null, 2) + '\n',
+        );
+      }
+    });
+
+  program
+    .command('detect')
+    .description("Show every buildpack's answer for the app in DIR, and which would build it.")
+    .argument('[dir]', 'the app source dir', '.')
+    .option('-b, --buildpack <id|path>', 'a buildpack to ask (built-in id or path to a JS module); repeat for several', collect, [])
+    .option('--stack <name>', 'the stack (default: the host)')
+    .option('--json', 'print the report as JSON')
+    .action(async (dir: string, opts: { buildpack: string[]; stack?: string; json?: boolean }) => {
+      json = Boolean(opts.json);
+      const sourceDir = path.resolve(io.cwd, dir);
+      const work = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-detect-'));
+      try {
+        const appDir = path.join(work, 'app');
+        prepareBuildDir(sourceDir, appDir);
+        const stack = opts.stack ?? hostStack();
+        const log = createLogger();
+        const loaded = await Promise.all(opts.buildpack.map((b) => loadBuildpackArg(b, io.cwd)));
+        const candidates = loaded.length ? resolveBuildpacks(loaded) : [...builtinBuildpacks];
+        const env = buildEnv({ appDir, stack, commit: sourceCommit(sourceDir, io.env), config: {}, hostEnv: io.env, log });
+        let report;
+        try {
+          report = await detect({ appDir, buildpacks: candidates, explicit: false, stack, env, log });
+        } catch (e) {
+          if (!(e instanceof SlugcError) || e.code !== 'SLUGC_NO_BUILDPACK') throw e;
+          report = { source: 'auto' as const, answers: (e.details.answers ?? []) as { id: string; buildpack: string; pass: boolean; detected?: string; reason: string }[], selected: [] as string[], warnings: [] as string[] };
+          exitCode = EXIT.failed;
+        }
+        if (json) {
+          io.stdout.write(JSON.stringify({ ok: report.selected.length > 0, ...report }, null, 2) + '\n');
+          return;
+        }
+        io.stdout.write(`-----> Detecting buildpacks for ${sourceDir}\n`);
+        for (const a of report.answers) {
+          io.stdout.write(`       ${a.pass ? 'yes' : 'no '}  ${a.id}${a.detected ? ` (${a.detected})` : ''}: ${a.reason}\n`);
+        }
+        for (const w of report.warnings) io.stderr.write(` !     ${w}\n`);
+        if (report.selected.length) io.stdout.write(`-----> Would build with: ${report.selected.join(', ')}\n`);
+        else io.stderr.write(' !     No buildpack detected. Add the file a buildpack looks for, or choose one with --buildpack.\n');
+      } finally {
+        fs.rmSync(work, { recursive: true, force: true });
+      }
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    const err =
+      e instanceof SlugcError ? e : new SlugcError('SLUGC_BUILDPACK_FAILED', `Couldn't finish: ${errorMessage(e)}`, { cause: e, hint: 'This looks like a bug in slugc; please report it.' });
+    if (json) {
+      io.stdout.write(JSON.stringify({ ok: false, error: err.toJSON() }, null, 2) + '\n');
+    } else {
+      const where = [err.stage && `stage ${err.stage}`, err.buildpack && `buildpack ${err.buildpack}`].filter(Boolean).join(', ');
+      for (const line of `${err.message}`.split('\n')) io.stderr.write(` !     ${line}\n`);
+      io.stderr.write(` !     [${err.code}${where ? `; ${where}` : ''}]\n`);
+      if (err.hint) io.stderr.write(` !     Hint: ${err.hint}\n`);
+    }
+    return err.code === 'SLUGC_USAGE' ? EXIT.usage : EXIT.failed;
+  }
+  return exitCode;
+}
+

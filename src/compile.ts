@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Buildpack, CompileContext, RuntimeRecord } from './buildpack.js';
+import { SlugcError, errorMessage } from './errors.js';
+import { createExec } from './exec.js';
+import { ENV_NAME_PATTERN } from './env-file.js';
+import type { Logger } from './log.js';
+
+/** What {@link compile} needs. */
+export interface CompileInput {
+  /** The build dir. */
+  appDir: string;
+  /** The buildpacks to run, in order. */
+  buildpacks: Buildpack[];
+  /** The build env every buildpack starts from. */
+  env: Record<string, string>;
+  /** The stack. */
+  stack: string;
+  /** The cache root; each buildpack gets `<cacheRoot>/buildpacks/<id>`. */
+  cacheRoot: string;
+  /** A temp dir for the build, removed afterwards. */
+  tmpDir: string;
+  /** The `fetch` buildpacks use. */
+  fetch: typeof globalThis.fetch;
+  /** The build log. */
+  log: Logger;
+  /** Cancels the build. */
+  signal: AbortSignal;
+}
+
+/** What the compile stage produced. */
+export interface CompileOutput {
+  /** Runtimes the buildpacks installed. */
+  runtimes: RuntimeRecord[];
+  /** Env vars the buildpacks exported (visible to later buildpacks). */
+  exportedEnv: Record<string, string>;
+  /** Milliseconds each buildpack took. */
+  timings: { id: string; ms: number }[];
+}
+
+/** The per-buildpack cache dir name: the id with anything unsafe replaced. */
+export function buildpackCacheName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+/**
+ * Runs each buildpack's `compile` in order in the build dir. Env that one
+ * buildpack exports reaches the next ones. Anything a buildpack throws is
+ * wrapped with the buildpack's id and the stage.
+ */
+export async function compile(input: CompileInput): Promise<CompileOutput> {
+  const runtimes: RuntimeRecord[] = [];
+  const exportedEnv: Record<string, string> = {};
+  const timings: CompileOutput['timings'] = [];
+  for (const bp of input.buildpacks) {
+    const started = performance.now();
+    const env: Record<string, string> = { ...input.env, ...exportedEnv };
+    const cacheDir = path.join(input.cacheRoot, 'buildpacks', buildpackCacheName(bp.id));
+    fs.mkdirSync(cacheDir, { recursive: true });
+    const ctx: CompileContext = {
+      appDir: input.appDir,
+      stack: input.stack,
+      env: Object.freeze({ ...env }),
+      log: input.log,
+      // exec always sees the latest exports, including this buildpack's own.
+      exec: (cmd, args, options) => createExec({ log: input.log, cwd: input.appDir, env: { ...env }, signal: input.signal })(cmd, args, options),
+      cacheDir,
+      cacheRoot: input.cacheRoot,
+      tmpDir: input.tmpDir,
+      fetch: input.fetch,
+      signal: input.signal,
+      async profileD(name, script) {
+        if (!/^[\w.-]+$/.test(name)) throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't write .profile.d/${name}: bad name.`, { hint: 'Use letters, digits, ., _ and -.' });
+        const dir = path.join(input.appDir, '.profile.d');
+        fs.mkdirSync(dir, { recursive: true });
+        const file = path.join(dir, name.endsWith('.sh') ? name : `${name}.sh`);
+        fs.writeFileSync(file, script.endsWith('\n') ? script : `${script}\n`, { mode: 0o644 });
+      },
+      exportEnv(vars) {
+        for (const [k, v] of Object.entries(vars)) {
+          if (!ENV_NAME_PATTERN.test(k)) throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't export ${JSON.stringify(k)}: not a valid variable name.`);
+          exportedEnv[k] = v;
+          env[k] = v;
+        }
+      },
+      recordRuntime(r) {
+        runtimes.push({ ...r });
+      },
+    };
+    input.log.event({ type: 'stage', stage: `compile:${bp.id}`, status: 'start' });
+    try {
+      await bp.compile(ctx);
+    } catch (e) {
+      throw wrapBuildpackError(e, bp, 'compile');
+    }
+    const ms = Math.round(performance.now() - started);
+    timings.push({ id: bp.id, ms });
+    input.log.event({ type: 'stage', stage: `compile:${bp.id}`, status: 'end', ms });
+  }
+  return { runtimes, exportedEnv, timings };
+}
+
+/** Wraps anything a buildpack threw with its id and the stage. */
+export function wrapBuildpackError(e: unknown, bp: Buildpack, stage: 'detect' | 'compile' | 'release'): SlugcError {
+  const err =
+    e instanceof SlugcError
+      ? e
+      : new SlugcError('SLUGC_BUILDPACK_FAILED', `Couldn't ${stage} with ${bp.name}: ${errorMessage(e)}`, {
+          hint: `This is an error inside the ${bp.id} buildpack; its output above says more.`,
+          cause: e,
+        });
+  err.stage = stage;
+  err.buildpack = bp.id;
+  return err;
+}

@@ -1,0 +1,87 @@
+import type { Buildpack, DetectContext } from './buildpack.js';
+import { SlugcError, errorMessage } from './errors.js';
+import type { Logger } from './log.js';
+
+/** One buildpack's answer to detect. */
+export interface DetectAnswer {
+  /** The buildpack's id. */
+  id: string;
+  /** The buildpack's display name. */
+  buildpack: string;
+  /** Whether it applies. */
+  pass: boolean;
+  /** What it detected (e.g. `Node.js`) when it applies. */
+  detected?: string;
+  /** Why, or why not. */
+  reason: string;
+}
+
+/** The detect stage's result: every answer, and which buildpacks build the app. */
+export interface DetectReport {
+  /** How the order was chosen: given by the user, or auto-detected over the built-ins. */
+  source: 'explicit' | 'auto';
+  /** Every candidate's answer, in the order asked. */
+  answers: DetectAnswer[];
+  /** Ids of the buildpacks that will compile the app, in order. */
+  selected: string[];
+  /** Things the user should know, e.g. other buildpacks that also matched. */
+  warnings: string[];
+}
+
+/** What {@link detect} needs. */
+export interface DetectInput {
+  /** The build dir. */
+  appDir: string;
+  /** The candidates, in order. */
+  buildpacks: Buildpack[];
+  /** True when the user chose these buildpacks: then each must apply and all of them run. */
+  explicit: boolean;
+  /** The stack. */
+  stack: string;
+  /** The build env. */
+  env: Readonly<Record<string, string>>;
+  /** The build log. */
+  log: Logger;
+}
+
+/**
+ * Asks every candidate buildpack whether it applies, and why. With explicit
+ * buildpacks all of them run and each must pass; with auto-detection the
+ * first that passes wins, and a warning names the others that matched.
+ */
+export async function detect(input: DetectInput): Promise<DetectReport> {
+  const ctx: DetectContext = { appDir: input.appDir, stack: input.stack, env: input.env, log: input.log };
+  const answers: DetectAnswer[] = [];
+  for (const bp of input.buildpacks) {
+    try {
+      const d = await bp.detect(ctx);
+      answers.push({ id: bp.id, buildpack: bp.name, pass: d.pass, ...(d.name ? { detected: d.name } : {}), reason: d.reason });
+    } catch (e) {
+      answers.push({ id: bp.id, buildpack: bp.name, pass: false, reason: `detect failed: ${errorMessage(e)}` });
+    }
+  }
+  const warnings: string[] = [];
+  if (input.explicit) {
+    const failed = answers.filter((a) => !a.pass);
+    if (failed.length) {
+      throw new SlugcError(
+        'SLUGC_NO_BUILDPACK',
+        `Couldn't use the chosen buildpack${failed.length > 1 ? 's' : ''}: ${failed.map((a) => `${a.id} (${a.reason})`).join('; ')}.`,
+        { hint: 'Check that the app dir is the one the buildpack expects, or choose another buildpack.', details: { answers } },
+      );
+    }
+    return { source: 'explicit', answers, selected: answers.map((a) => a.id), warnings };
+  }
+  const passing = answers.filter((a) => a.pass);
+  const first = passing[0];
+  if (!first) {
+    throw new SlugcError('SLUGC_NO_BUILDPACK', `Couldn't detect a buildpack for this app:\n${answers.map((a) => `  ${a.id}: ${a.reason}`).join('\n')}`, {
+      hint: 'Add the file a buildpack looks for (e.g. package.json for Node.js), or choose one with --buildpack.',
+      details: { answers },
+    });
+  }
+  if (passing.length > 1) {
+    warnings.push(`Several buildpacks matched; using ${first.id}. Also matched: ${passing.slice(1).map((a) => a.id).join(', ')}. Choose with --buildpack.`);
+  }
+  return { source: 'auto', answers, selected: [first.id], warnings };
+}

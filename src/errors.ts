@@ -1,0 +1,139 @@
+/**
+ * Every error slugc raises on purpose is a {@link SlugcError}: a stable `code`
+ * callers can branch on, a message that says what could not be done, and a
+ * `hint` that says what to do about it.
+ */
+
+/** Stable error codes. docs/errors.md lists each with its meaning. */
+export type ErrorCode =
+  | 'SLUGC_USAGE'
+  | 'SLUGC_SOURCE_NOT_FOUND'
+  | 'SLUGC_INVALID_INPUT'
+  | 'SLUGC_NO_BUILDPACK'
+  | 'SLUGC_BUILDPACK_LOAD'
+  | 'SLUGC_BUILDPACK_FAILED'
+  | 'SLUGC_PROCFILE_INVALID'
+  | 'SLUGC_PACKAGE_JSON_INVALID'
+  | 'SLUGC_VERSION_UNSATISFIABLE'
+  | 'SLUGC_REGISTRY'
+  | 'SLUGC_DOWNLOAD_FAILED'
+  | 'SLUGC_CHECKSUM_MISMATCH'
+  | 'SLUGC_UNSAFE_ARCHIVE_PATH'
+  | 'SLUGC_COMMAND_FAILED'
+  | 'SLUGC_SLUG_TOO_LARGE'
+  | 'SLUGC_PACKAGE_FAILED'
+  | 'SLUGC_ENV_INVALID'
+  | 'SLUGC_ABORTED';
+
+/** Options every {@link SlugcError} takes. */
+export interface SlugcErrorOptions {
+  /** What the user should do about it. */
+  hint?: string;
+  /** The underlying error. */
+  cause?: unknown;
+  /** Extra machine-readable details, included in `--json` output. */
+  details?: Record<string, unknown>;
+}
+
+/** The base class of every error slugc raises on purpose. */
+export class SlugcError extends Error {
+  /** A stable code, e.g. `SLUGC_CHECKSUM_MISMATCH`. */
+  readonly code: ErrorCode;
+  /** What to do about it. */
+  readonly hint: string | undefined;
+  /** Machine-readable details. */
+  readonly details: Record<string, unknown>;
+  /** The stage that failed, set by the build when it wraps the error. */
+  stage: Stage | undefined;
+  /** The buildpack that failed, set by the build when it wraps the error. */
+  buildpack: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: SlugcErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SlugcError';
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details ?? {};
+    this.stage = undefined;
+    this.buildpack = undefined;
+  }
+
+  /** A plain object for `--json` output and events. */
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      hint: this.hint,
+      stage: this.stage,
+      buildpack: this.buildpack,
+      details: this.details,
+    };
+  }
+}
+
+/** The build stages, in order. */
+export type Stage = 'prepare' | 'detect' | 'compile' | 'release' | 'package';
+
+/** A command run by a buildpack exited non-zero; carries the tail of its output. */
+export class CommandFailedError extends SlugcError {
+  /** The command line that failed. */
+  readonly command: string;
+  /** Exit code, or null when killed by a signal. */
+  readonly exitCode: number | null;
+  /** The last lines the command printed. */
+  readonly outputTail: string;
+
+  constructor(command: string, exitCode: number | null, signal: string | null, outputTail: string, hint?: string) {
+    const how = exitCode === null ? `was killed by ${signal ?? 'a signal'}` : `exited with code ${exitCode}`;
+    super('SLUGC_COMMAND_FAILED', `Couldn't run \`${command}\`: it ${how}.\n${indentTail(outputTail)}`, {
+      hint: hint ?? 'Read the output above; run the same command locally in the app dir to reproduce it.',
+      details: { command, exitCode, signal, outputTail },
+    });
+    this.command = command;
+    this.exitCode = exitCode;
+    this.outputTail = outputTail;
+  }
+}
+
+/** A version request that nothing available satisfies; lists what there is. */
+export class VersionUnsatisfiableError extends SlugcError {
+  /** What was asked for. */
+  readonly requested: string;
+  /** The versions that exist, newest first. */
+  readonly available: string[];
+
+  constructor(what: string, requested: string, available: string[], hint?: string) {
+    const shown = available.slice(0, 15).join(', ') + (available.length > 15 ? `, … (${available.length} in all)` : '');
+    super('SLUGC_VERSION_UNSATISFIABLE', `Couldn't find a ${what} version that satisfies "${requested}". Available: ${shown || 'none'}.`, {
+      hint: hint ?? `Change the requested range to one of the available versions.`,
+      details: { requested, available },
+    });
+    this.requested = requested;
+    this.available = available;
+  }
+}
+
+/** A downloaded artifact whose checksum does not match the expected one. */
+export class ChecksumMismatchError extends SlugcError {
+  constructor(what: string, expected: string, actual: string) {
+    super('SLUGC_CHECKSUM_MISMATCH', `Couldn't verify ${what}: checksum mismatch.\n  expected ${expected}\n  actual   ${actual}`, {
+      hint: 'The file was changed in transit or at its source. The download was deleted; retry, and if it persists check the registry or mirror.',
+      details: { expected, actual },
+    });
+  }
+}
+
+function indentTail(tail: string): string {
+  const lines = tail.replace(/\s+$/, '').split('\n');
+  return lines.map((l) => `       ${l}`).join('\n');
+}
+
+/** True when `e` is a {@link SlugcError}. */
+export function isSlugcError(e: unknown): e is SlugcError {
+  return e instanceof SlugcError;
+}
+
+/** Turns anything thrown into a message, for logs. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,76 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Buildpack, ReleaseContext } from './buildpack.js';
+import { wrapBuildpackError } from './compile.js';
+import type { Logger } from './log.js';
+import { parseProcfile, type ProcessTypes } from './procfile.js';
+
+/** The merged release: what the slug runs. */
+export interface ReleaseOutput {
+  /** Process types: buildpack defaults, overridden by the Procfile. */
+  processTypes: ProcessTypes;
+  /** Where each process type came from: `Procfile` or a buildpack id. */
+  processTypeSources: Record<string, string>;
+  /** Default config vars offered by the buildpacks (later wins). */
+  configVars: Record<string, string>;
+  /** Add-ons the buildpacks asked for, without duplicates. */
+  addons: string[];
+}
+
+/** What {@link release} needs. */
+export interface ReleaseInput {
+  /** The build dir, after compile. */
+  appDir: string;
+  /** The buildpacks that compiled the app, in order. */
+  buildpacks: Buildpack[];
+  /** The stack. */
+  stack: string;
+  /** The build env. */
+  env: Readonly<Record<string, string>>;
+  /** The build log. */
+  log: Logger;
+}
+
+/**
+ * Asks every buildpack for its release defaults and merges them: later
+ * buildpacks win per key, and the app's Procfile wins over all of them.
+ */
+export async function release(input: ReleaseInput): Promise<ReleaseOutput> {
+  const ctx: ReleaseContext = { appDir: input.appDir, stack: input.stack, env: input.env, log: input.log };
+  const out: ReleaseOutput = { processTypes: {}, processTypeSources: {}, configVars: {}, addons: [] };
+  for (const bp of input.buildpacks) {
+    if (!bp.release) continue;
+    let info;
+    try {
+      info = await bp.release(ctx);
+    } catch (e) {
+      throw wrapBuildpackError(e, bp, 'release');
+    }
+    for (const [k, v] of Object.entries(info.processTypes ?? {})) {
+      out.processTypes[k] = v;
+      out.processTypeSources[k] = bp.id;
+    }
+    Object.assign(out.configVars, info.configVars ?? {});
+    for (const a of info.addons ?? []) if (!out.addons.includes(a)) out.addons.push(a);
+  }
+  const procfile = readProcfile(input.appDir);
+  if (procfile) {
+    for (const [k, v] of Object.entries(procfile)) {
+      out.processTypes[k] = v;
+      out.processTypeSources[k] = 'Procfile';
+    }
+  }
+  return out;
+}
+
+/** Reads and parses the app's Procfile; null when there is none. */
+export function readProcfile(appDir: string): ProcessTypes | null {
+  const file = path.join(appDir, 'Procfile');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  return parseProcfile(text, 'Procfile');
+}
