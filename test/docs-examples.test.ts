@@ -1,0 +1,16 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { build } from '../src/index.js';
+import { staticBuildpack } from '../docs/examples/static-buildpack.js';
+import { tempDir, writeApp } from './helpers.js';
+
+describe('docs/examples', () => {
+  it('the static buildpack builds a site into a slug', async () => {
+    const app = writeApp({ 'public/index.html': '<h1>hi</h1>' });
+    const r = await build({ sourceDir: app, buildpacks: [staticBuildpack], output: path.join(tempDir(), 'slug.tgz'), cacheDir: tempDir(), hostEnv: { PATH: process.env.PATH } });
+    expect(r.log).toMatch(/^ {7}site has 1 file\(s\)$/m);
+    expect(r.release.processTypes).toEqual({ web: 'cat "$STATIC_ROOT/index.html"' });
+    expect(fs.existsSync(r.slug.path)).toBe(true);
+  });
+});
