@@ -1,0 +1,76 @@
+import type { Logger } from '../log.js';
+
+/** Archive formats runtimes come in. */
+export type ArchiveFormat = 'tar' | 'tar.gz' | 'tar.xz' | 'tar.zst' | 'zip' | 'deb';
+
+/** One installable runtime artifact: a version for an os/arch/stack, where to get it, and its checksum. */
+export interface RuntimeArtifact {
+  /** The runtime's name, e.g. `node`, `python`, `ruby`, `jdk`. */
+  name: string;
+  /** A semver version, e.g. `22.11.0`, `3.11.2`, `17.0.15`. */
+  version: string;
+  /** `linux`. */
+  os: string;
+  /** `x64` or `arm64` (Node's names). */
+  arch: string;
+  /** Stacks it runs on (`debian-12`, `heroku-24`); absent means any. */
+  stacks?: string[];
+  /** Where to download it (rewritten by a mirror). */
+  url: string;
+  /** `sha256:<hex>`, `sha512:<hex>` or `sha512-<base64>`. */
+  checksum: string;
+  /** Leading path components to drop when extracting. */
+  stripComponents?: number;
+  /** The archive format; guessed from the URL when absent. */
+  format?: ArchiveFormat;
+  /** Source-specific data (e.g. the Debian packages that make up a runtime). */
+  meta?: Record<string, unknown>;
+}
+
+/** What every runtime source gets. */
+export interface SourceContext {
+  /** The cache root: downloads go to `<cacheRoot>/downloads/<algorithm>/<hex>`. */
+  cacheRoot: string;
+  /** The `fetch` to use for http(s). */
+  fetch: typeof globalThis.fetch;
+  /** The build log. */
+  log: Logger;
+  /** The stack the runtime must run on. */
+  stack: string;
+  /** `linux`. */
+  os: string;
+  /** `x64` or `arm64`. */
+  arch: string;
+  /** A mirror base URL (http(s) or file://) that artifact URLs are rewritten to. */
+  mirror?: string;
+  /** Only the cache and the mirror may be used; anything else fails at once. */
+  offline: boolean;
+  /** A temp dir for the build. */
+  tmpDir: string;
+  /** Cancels work. */
+  signal?: AbortSignal;
+}
+
+/** A place runtimes come from: lists candidates, installs one into a dir. */
+export interface RuntimeSource {
+  /** e.g. `inventory`, `npm`, `debian`. */
+  kind: string;
+  /** A description for logs, e.g. the inventory URL. */
+  describe(): string;
+  /** The artifacts of `name` this source can install, any order. */
+  list(name: string, ctx: SourceContext): Promise<RuntimeArtifact[]>;
+  /** Downloads (verified) and installs one artifact into `dest` (created; must be empty or absent). */
+  install(artifact: RuntimeArtifact, dest: string, ctx: SourceContext): Promise<InstalledRuntime>;
+}
+
+/** What an install produced. */
+export interface InstalledRuntime {
+  /** The dir the runtime was installed into. */
+  dir: string;
+  /** Dirs to put on PATH, relative to `dir`. */
+  binDirs: string[];
+  /** Env vars the runtime needs at build and run time, values relative to `dir` marked `${RUNTIME_DIR}`. */
+  env: Record<string, string>;
+  /** Shared libraries it needs that the stack must provide (from ldd), if known. */
+  systemLibraries?: string[];
+}
