@@ -29,6 +29,8 @@ const BENCH_MTIME = 1_704_067_200;
 
 interface Measurement {
   seconds: number;
+  /** For slugc: the child process's whole life, Node's startup included. */
+  wallSeconds?: number;
   bytes: number;
   maxRssKiB?: number;
   rssAt?: number[];
@@ -91,9 +93,10 @@ function prng(seed: number): () => number {
 /**
  * Generates pseudo-source text. The mix of boilerplate lines, a per-file set
  * of favourite identifiers, a package vocabulary and a global one, with
- * skewed picks, was tuned until gzip -6 compresses the file data about 4.6×
- * and the whole tar stream about 5.3×, like the real node_modules in
- * perf-baselines.md (160.7 MB of data and a 184 MB tar to 34.8 MB).
+ * skewed picks, was tuned until GNU gzip -6 compresses the whole tar stream
+ * 4.9× (183.3 MB to 37.4 MB; the file data alone 4.3×), near the real
+ * node_modules in perf-baselines.md (184 MB to 34.8 MB, 5.3×). Random bytes
+ * would not compress, and repeated text would compress (and run) unrealistically well.
  */
 class TextGen {
   readonly rnd: () => number;
@@ -273,9 +276,11 @@ const MIT = `MIT License\n\nCopyright (c) Contributors\n\nPermission is hereby g
 
 /**
  * Writes the corpus: an app with 684 packages in node_modules (some scoped,
- * some with nested node_modules, 40 `.bin` symlinks), ~27.5k files in ~2.6k
- * directories, file sizes log-normal around a 750 B median, plus a few large
- * bundles, ~160 MB of data in all: the shape of the app in perf-baselines.md.
+ * some nested in another's node_modules, 40 `.bin` symlinks), 27,429 files in
+ * 2,784 directories, file sizes log-normal around a ~790 B median, plus a few
+ * large bundles, a source map and a binary addon: 160.0 MB of data in all,
+ * the shape of the app in perf-baselines.md (27,477 files, 2,611 dirs, 40
+ * symlinks, 160.7 MB, median 742 B).
  */
 function generateCorpus(root: string): void {
   const g = new TextGen(20240101);
@@ -412,10 +417,12 @@ function shell(script: string, ...args: string[]): (dir: string, out: string) =>
 function slugc(level: number): (dir: string, out: string) => Promise<Measurement> {
   return async (dir, out) => {
     const self = fileURLToPath(import.meta.url);
+    const t0 = performance.now();
     const r = spawnSync(process.execPath, [self, '--child-pack', JSON.stringify({ dir, output: out, level })], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`slugc child failed: ${r.stderr}`);
+    const wallSeconds = (performance.now() - t0) / 1000;
     const rep = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as ChildReport;
-    return { seconds: rep.seconds, bytes: rep.size, maxRssKiB: rep.maxRssKiB, rssAt: rep.rssAt };
+    return { seconds: rep.seconds, wallSeconds, bytes: rep.size, maxRssKiB: rep.maxRssKiB, rssAt: rep.rssAt };
   };
 }
 
@@ -444,6 +451,9 @@ async function main(): Promise<void> {
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
   const dir = path.resolve(values.dir ?? ensureCorpus());
+  // Flush dirty pages (a freshly generated corpus is still being written
+  // back), which would otherwise slow the first runs.
+  spawnSync('sync');
   const shape = describe(dir);
   console.log(
     `Corpus ${dir}: ${shape.files} files, ${shape.dirs} dirs, ${shape.symlinks} symlinks, ` +
@@ -489,6 +499,10 @@ async function main(): Promise<void> {
     const b = median(ms.map((m) => m.bytes));
     const rss = ms[0]?.maxRssKiB === undefined ? '' : `${(median(ms.map((m) => m.maxRssKiB ?? 0)) / 1024).toFixed(0)} MiB`;
     console.log(`| ${c.name} | ${t.toFixed(2)} | ${(b / 1e6).toFixed(1)} | ${(t / baseTime).toFixed(2)}× | ${(b / baseSize).toFixed(3)}× | ${rss} |`);
+  }
+  for (const name of ['slugc level 6', 'slugc level 1']) {
+    const wall = median((results.get(name) as Measurement[]).map((m) => m.wallSeconds ?? 0));
+    console.log(`\n${name}: the time above is the packDirectory call; the child process, Node's startup included, took ${wall.toFixed(2)} s (median)`);
   }
   const s6 = results.get('slugc level 6') as Measurement[];
   const ratioT = median(s6.map((m) => m.seconds)) / baseTime;

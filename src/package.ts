@@ -117,6 +117,7 @@ export async function packageSlug(input: PackageInput): Promise<PackageOutput> {
       onProgress: (p) => input.log.progress('package', 'Compressing', p.bytesIn, p.bytesTotal || null),
     });
   } catch (e) {
+    if (e instanceof SlugcError) throw e;
     throw new SlugcError('SLUGC_PACKAGE_FAILED', `Couldn't package the slug: ${errorMessage(e)}`, {
       hint: 'Check free disk space and that nothing else changes the build dir.',
       cause: e,

@@ -6,15 +6,24 @@
  * buffer the compressor will consume, and keeps the CRC32; the workers only
  * compress (see parallel-gzip.ts). All filesystem work is synchronous on
  * purpose: on this machine kind an uncompressed pack takes 2.0 s with sync fs
- * calls and 6.4 s with async ones (docs: shared/reference/perf-baselines.md).
+ * calls and 6.4 s with async ones (shared/reference/perf-baselines.md).
  */
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { SlugcError } from '../errors.js';
 import { ParallelGzipWriter } from './parallel-gzip.js';
-import { TAR_END_OF_ARCHIVE_SIZE, encodeHeader, tarPadding, type TarEntryType } from './tar-writer.js';
+import {
+  TAR_BLOCK_SIZE,
+  TAR_END_OF_ARCHIVE_SIZE,
+  encodeHeader,
+  encodeHeaderInto,
+  tarPadding,
+  type TarEntryType,
+  type TarHeaderFields,
+} from './tar-writer.js';
 
 /** A progress report from {@link packDirectory}. */
 export interface PackProgress {
@@ -70,7 +79,7 @@ interface Entry {
   linkpath?: string;
 }
 
-/** Progress is reported at most this often (the brief: "at most ~10x/s"). */
+/** Progress is reported at most this often: ten times a second is enough for a progress bar. */
 const PROGRESS_INTERVAL_MS = 100;
 
 /**
@@ -92,7 +101,8 @@ const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constant
  * worker threads are stopped in every case.
  */
 export async function packDirectory(opts: PackOptions): Promise<PackResult> {
-  const { dir, output, mtime } = opts;
+  const { output, mtime } = opts;
+  const dir = path.resolve(opts.dir); // error messages name absolute paths
   const level = opts.level ?? 6;
   const threads = opts.threads ?? os.availableParallelism();
   let prefix = opts.prefix ?? './app/';
@@ -101,12 +111,17 @@ export async function packDirectory(opts: PackOptions): Promise<PackResult> {
     throw new RangeError(`mtime must be whole seconds from 0 to ${0o77777777777}, got ${mtime}`);
   }
 
-  const entries = listTree(dir);
-  let bytesTotal = 0;
-  for (const e of entries) bytesTotal += e.size;
-
   const tmp = `${output}.tmp-${process.pid}`;
-  let fd: number | undefined = fs.openSync(tmp, 'w', 0o644);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(tmp, 'w', 0o644);
+  } catch (err) {
+    throw new SlugcError('SLUGC_PACKAGE_FAILED', `Couldn't create ${tmp}: ${(err as Error).message}.`, {
+      hint: "The output's parent directory must exist and be writable.",
+      cause: err,
+      details: { path: tmp },
+    });
+  }
   const hash = crypto.createHash('sha256');
   let size = 0;
   const sink = (bytes: Uint8Array): void => {
@@ -120,27 +135,55 @@ export async function packDirectory(opts: PackOptions): Promise<PackResult> {
   let written = 0;
   let bytesIn = 0;
   try {
+    // Workers first: they boot (~45 ms) while this thread lists the tree.
     gz = new ParallelGzipWriter({ sink, level, threads });
+    const entries = listTree(dir, path.resolve(tmp));
+    let bytesTotal = 0;
+    for (const e of entries) bytesTotal += e.size;
     const progress = opts.onProgress;
     let lastProgress = performance.now();
     progress?.({ entries: 0, bytesIn: 0, bytesTotal });
 
     for (const e of entries) {
       if (e.rel === '' && prefix === '') continue; // no name for the root itself
-      const header = encodeHeader({
-        path: prefix + e.rel,
-        type: e.type,
-        mode: e.mode,
-        size: e.size,
-        mtime,
-        ...(e.linkpath === undefined ? {} : { linkpath: e.linkpath }),
-      });
-      const wrote = gz.write(header);
-      if (wrote !== undefined) await wrote;
+      if (gz.room === 0) await gz.next();
+      const fields: TarHeaderFields = { path: prefix + e.rel, type: e.type, mode: e.mode, size: e.size, mtime };
+      if (e.linkpath !== undefined) fields.linkpath = e.linkpath;
+      // Headers go straight into the chunk (room is a non-zero multiple of 512
+      // here); only PAX entries, rare, take the allocating path.
+      if (encodeHeaderInto(gz.buf, gz.pos, fields)) gz.pos += TAR_BLOCK_SIZE;
+      else {
+        const wrote = gz.write(encodeHeader(fields));
+        if (wrote !== undefined) await wrote;
+      }
       if (e.type === 'file') {
-        bytesIn += await readInto(gz, dir, e);
-        const padded = gz.zeros(tarPadding(e.size));
-        if (padded !== undefined) await padded;
+        const abs = `${dir}/${e.rel}`;
+        let file: number;
+        try {
+          file = fs.openSync(abs, OPEN_FLAGS);
+        } catch (err) {
+          throw readError(abs, err);
+        }
+        try {
+          let remaining = e.size;
+          while (remaining > 0) {
+            if (gz.room === 0) await gz.next();
+            const n = readChunk(file, gz, Math.min(remaining, gz.room), abs);
+            if (n === 0) throw shrankError(abs, e.size, e.size - remaining);
+            gz.pos += n;
+            remaining -= n;
+            bytesIn += n;
+          }
+        } finally {
+          fs.closeSync(file);
+        }
+        // A file that grew since it was listed is cut at its listed size, as
+        // its header says, so the archive stays consistent. The padding always
+        // fits: data started on a block boundary of a chunk whose size is a
+        // multiple of 512.
+        const pad = tarPadding(e.size);
+        gz.buf.fill(0, gz.pos, gz.pos + pad);
+        gz.pos += pad;
       }
       written++;
       if (progress !== undefined) {
@@ -154,10 +197,10 @@ export async function packDirectory(opts: PackOptions): Promise<PackResult> {
     const ended = gz.zeros(TAR_END_OF_ARCHIVE_SIZE);
     if (ended !== undefined) await ended;
     await gz.end();
+    progress?.({ entries: written, bytesIn, bytesTotal });
     fs.closeSync(fd);
     fd = undefined;
     fs.renameSync(tmp, output);
-    progress?.({ entries: written, bytesIn, bytesTotal });
   } catch (e) {
     await gz?.close();
     if (fd !== undefined) fs.closeSync(fd);
@@ -169,41 +212,20 @@ export async function packDirectory(opts: PackOptions): Promise<PackResult> {
   return { sha256: hash.digest('hex'), size, entries: written, bytesIn };
 }
 
-/** Reads a regular file's `size` bytes straight into the compressor's chunks; returns the bytes read. */
-async function readInto(gz: ParallelGzipWriter, dir: string, e: Entry): Promise<number> {
-  const abs = `${dir}/${e.rel}`;
-  let fd: number;
+function readChunk(fd: number, gz: ParallelGzipWriter, length: number, path: string): number {
   try {
-    fd = fs.openSync(abs, OPEN_FLAGS);
+    return fs.readSync(fd, gz.buf, gz.pos, length, null);
   } catch (err) {
-    throw readError(abs, err);
+    throw readError(path, err);
   }
-  let remaining = e.size;
-  try {
-    while (remaining > 0) {
-      if (gz.room === 0) await gz.next();
-      let n: number;
-      try {
-        n = fs.readSync(fd, gz.buf, gz.pos, Math.min(remaining, gz.room), null);
-      } catch (err) {
-        throw readError(abs, err);
-      }
-      if (n === 0) {
-        throw new SlugcError(
-          'SLUGC_PACKAGE_FAILED',
-          `Couldn't package ${abs}: it shrank while being packed (listed at ${e.size} bytes, ended after ${e.size - remaining}).`,
-          { hint: CHANGED_HINT, details: { path: abs } },
-        );
-      }
-      gz.pos += n;
-      remaining -= n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  // A file that grew since it was listed is cut at its listed size, as the
-  // header already says: the archive stays consistent.
-  return e.size;
+}
+
+function shrankError(path: string, listed: number, got: number): SlugcError {
+  return new SlugcError(
+    'SLUGC_PACKAGE_FAILED',
+    `Couldn't package ${path}: it shrank while being packed (listed at ${listed} bytes, ended after ${got}).`,
+    { hint: CHANGED_HINT, details: { path } },
+  );
 }
 
 const CHANGED_HINT = 'Something changed the app directory while it was being packaged; make sure no other process writes to it, then retry.';
@@ -227,7 +249,7 @@ function readError(path: string, err: unknown): SlugcError {
  * Lists the tree depth-first, each directory before its children, children
  * in byte order of their UTF-8 names. Sync calls only (see the module doc).
  */
-function listTree(root: string): Entry[] {
+function listTree(root: string, skip: string): Entry[] {
   let st: fs.Stats;
   try {
     st = fs.statSync(root); // the root may itself be a symlink to the app: follow it
@@ -241,11 +263,12 @@ function listTree(root: string): Entry[] {
     throw new SlugcError('SLUGC_PACKAGE_FAILED', `Couldn't package ${root}: it is not a directory.`, { details: { path: root } });
   }
   const out: Entry[] = [{ rel: '', type: 'directory', mode: st.mode & 0o7777, size: 0 }];
-  walk(root, '', out);
+  walk(root, '', out, skip);
   return out;
 }
 
-function walk(absDir: string, relDir: string, out: Entry[]): void {
+/** `skip`: our own temporary output, in case it is being written inside the tree. */
+function walk(absDir: string, relDir: string, out: Entry[], skip: string): void {
   let names: string[];
   try {
     names = fs.readdirSync(absDir);
@@ -255,6 +278,7 @@ function walk(absDir: string, relDir: string, out: Entry[]): void {
   sortByUtf8(names);
   for (const name of names) {
     const abs = `${absDir}/${name}`;
+    if (abs === skip) continue;
     let st: fs.Stats;
     try {
       st = fs.lstatSync(abs);
@@ -265,7 +289,7 @@ function walk(absDir: string, relDir: string, out: Entry[]): void {
     if (st.isDirectory()) {
       const rel = `${relDir}${name}/`;
       out.push({ rel, type: 'directory', mode, size: 0 });
-      walk(abs, rel, out);
+      walk(abs, rel, out, skip);
     } else if (st.isFile()) {
       out.push({ rel: relDir + name, type: 'file', mode, size: st.size });
     } else if (st.isSymbolicLink()) {

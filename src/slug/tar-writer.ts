@@ -15,7 +15,7 @@ export const TAR_END_OF_ARCHIVE_SIZE = 2 * TAR_BLOCK_SIZE;
 
 /**
  * The largest value an 11-digit octal ustar numeric field (`size`, `mtime`)
- * holds: 8^11 - 1 = 8,589,934,591, i.e. 8 GiB - 1 byte, or the year 2242 as seconds.
+ * holds: 8^11 - 1 = 8,589,934,591, i.e. 8 GiB - 1 byte, or a date in 2242.
  */
 export const USTAR_MAX_OCTAL_11 = 0o77777777777;
 
@@ -63,6 +63,28 @@ const DEVMINOR_OFF = 337;
 const PREFIX_OFF = 345;
 const PREFIX_LEN = 155;
 
+/** Printable ASCII only: what goes into ustar's name fields verbatim (anything else gets a PAX record). */
+const USTAR_SAFE = /^[\x20-\x7e]*$/;
+
+/**
+ * Writes one entry's 512-byte ustar header at `target[offset]` when ustar can
+ * hold it exactly (ASCII path that fits the name/prefix split, ASCII link
+ * target of at most 100 bytes, size below 8 GiB) and returns true; otherwise
+ * writes nothing and returns false, and the caller uses {@link encodeHeader}.
+ * This is the packer's allocation-free fast path.
+ */
+export function encodeHeaderInto(target: Uint8Array, offset: number, fields: TarHeaderFields): boolean {
+  validate(fields);
+  const { path, linkpath } = fields;
+  if (!USTAR_SAFE.test(path)) return false;
+  const split = splitUstarPath(path);
+  if (split === undefined) return false;
+  if (linkpath !== undefined && (linkpath.length > LINKNAME_LEN || !USTAR_SAFE.test(linkpath))) return false;
+  if (fields.size > USTAR_MAX_OCTAL_11) return false;
+  writeBlock(target, offset, split.name, split.prefix, fields.mode & 0o7777, fields.size, fields.mtime, TYPEFLAG[fields.type], linkpath ?? '');
+  return true;
+}
+
 /**
  * Encodes the header block(s) of one entry: a single 512-byte ustar header,
  * or, when the path or link target does not fit ustar (too long, or not
@@ -72,50 +94,40 @@ const PREFIX_LEN = 155;
  * Fixed for reproducibility: uid/gid 0, empty uname/gname, device numbers 0.
  */
 export function encodeHeader(fields: TarHeaderFields): Buffer {
-  const { path, type, mode, size, mtime } = fields;
-  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`tar: invalid size ${size} for ${path}`);
-  if (!Number.isInteger(mtime) || mtime < 0 || mtime > USTAR_MAX_OCTAL_11) {
-    throw new RangeError(`tar: mtime ${mtime} is outside 0..${USTAR_MAX_OCTAL_11}`);
-  }
-  if (type === 'symlink' && fields.linkpath === undefined) throw new TypeError(`tar: symlink ${path} has no target`);
+  const block = Buffer.alloc(TAR_BLOCK_SIZE);
+  if (encodeHeaderInto(block, 0, fields)) return block;
 
+  const { path, linkpath, size } = fields;
   const pax: Array<[string, string]> = [];
-  const pathBytes = Buffer.from(path, 'utf8');
-  let split = isAscii(pathBytes) ? splitUstarPath(pathBytes) : undefined;
+  let split = USTAR_SAFE.test(path) ? splitUstarPath(path) : undefined;
   if (split === undefined) {
     pax.push(['path', path]);
-    split = fallbackUstarPath(pathBytes);
+    // For readers without PAX support: a sanitised, possibly truncated name.
+    const ascii = toAscii(path);
+    split = splitUstarPath(ascii) ?? { name: ascii.slice(-NAME_LEN), prefix: '' };
   }
-  let linkBytes: Buffer | undefined;
-  if (fields.linkpath !== undefined) {
-    linkBytes = Buffer.from(fields.linkpath, 'utf8');
-    if (!isAscii(linkBytes) || linkBytes.length > LINKNAME_LEN) {
-      pax.push(['linkpath', fields.linkpath]);
-      linkBytes = truncateAscii(linkBytes, LINKNAME_LEN);
-    }
+  let link = linkpath ?? '';
+  if (linkpath !== undefined && (linkpath.length > LINKNAME_LEN || !USTAR_SAFE.test(linkpath))) {
+    pax.push(['linkpath', linkpath]);
+    link = toAscii(linkpath).slice(0, LINKNAME_LEN);
   }
   let sizeField = size;
   if (size > USTAR_MAX_OCTAL_11) {
     pax.push(['size', String(size)]);
     sizeField = 0;
   }
+  writeBlock(block, 0, split.name, split.prefix, fields.mode & 0o7777, sizeField, fields.mtime, TYPEFLAG[fields.type], link);
 
-  const header = Buffer.alloc(TAR_BLOCK_SIZE);
-  header.set(split.name, NAME_OFF);
-  header.set(split.prefix, PREFIX_OFF);
-  writeOctal(header, MODE_OFF, 8, mode & 0o7777);
-  writeOctal(header, UID_OFF, 8, 0);
-  writeOctal(header, GID_OFF, 8, 0);
-  writeOctal(header, SIZE_OFF, 12, sizeField);
-  writeOctal(header, MTIME_OFF, 12, mtime);
-  header[TYPEFLAG_OFF] = TYPEFLAG[type];
-  if (linkBytes !== undefined) header.set(linkBytes, LINKNAME_OFF);
-  writeUstarTail(header);
-  writeChecksum(header);
-
-  if (pax.length === 0) return header;
-  const paxHeader = encodePaxHeader(pax, path, mtime);
-  return Buffer.concat([paxHeader, header], paxHeader.length + header.length);
+  const data = encodePaxRecords(pax);
+  const paxEntry = Buffer.alloc(TAR_BLOCK_SIZE + data.length + tarPadding(data.length));
+  // The 'x' entry's own name is informational (readers that know PAX apply its
+  // records to the next entry). Deterministic and ASCII: "PaxHeader/<basename>",
+  // like the npm `tar` package, rather than GNU tar's "%d/PaxHeaders.%p/%f" with a pid in it.
+  const base = path.replace(/\/+$/, '').split('/').pop() ?? '';
+  const name = toAscii(`PaxHeader/${base}`).slice(0, NAME_LEN);
+  writeBlock(paxEntry, 0, name, '', 0o644, data.length, fields.mtime, TYPEFLAG_PAX, '');
+  paxEntry.set(data, TAR_BLOCK_SIZE);
+  return Buffer.concat([paxEntry, block]);
 }
 
 /** The number of zero bytes that follow `size` bytes of file data to fill its last 512-byte block. */
@@ -133,111 +145,98 @@ export function encodePaxRecords(records: ReadonlyArray<readonly [string, string
   for (const [key, value] of records) {
     const body = Buffer.byteLength(key, 'utf8') + Buffer.byteLength(value, 'utf8') + 3; // ' ', '=', '\n'
     // The length counts its own digits, and adding them can carry it to one
-    // more digit (a 98-byte body needs "100 ", not "99 "): iterate to the fixed point.
+    // more digit (a 98-byte body needs "101 ", not "100 "): iterate to the fixed point.
     let digits = String(body).length;
     while (String(body + digits).length !== digits) digits = String(body + digits).length;
-    const len = body + digits;
-    parts.push(Buffer.from(`${len} ${key}=${value}\n`, 'utf8'));
+    parts.push(Buffer.from(`${body + digits} ${key}=${value}\n`, 'utf8'));
   }
   return Buffer.concat(parts);
 }
 
 /**
- * Computes the ustar header checksum: the sum of all 512 bytes as unsigned
- * values, with the 8-byte checksum field itself counted as spaces.
+ * Computes the ustar header checksum of the block at `block[offset]`: the sum
+ * of its 512 bytes as unsigned values, with the 8-byte checksum field itself
+ * counted as spaces.
  */
-export function headerChecksum(block: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i < TAR_BLOCK_SIZE; i++) {
-    sum += i >= CHKSUM_OFF && i < CHKSUM_OFF + 8 ? 0x20 : (block[i] ?? 0);
-  }
+export function headerChecksum(block: Uint8Array, offset = 0): number {
+  let sum = 8 * 0x20;
+  for (let i = offset; i < offset + CHKSUM_OFF; i++) sum += block[i] as number;
+  for (let i = offset + CHKSUM_OFF + 8; i < offset + TAR_BLOCK_SIZE; i++) sum += block[i] as number;
   return sum;
 }
 
-/** The PAX 'x' entry (header block + records padded to 512) that precedes an entry's ustar header. */
-function encodePaxHeader(records: Array<[string, string]>, path: string, mtime: number): Buffer {
-  const data = encodePaxRecords(records);
-  const padded = data.length + tarPadding(data.length);
-  const out = Buffer.alloc(TAR_BLOCK_SIZE + padded);
-  // The 'x' entry's own name is informational (readers that know PAX apply its
-  // records to the next entry). Deterministic and ASCII: "PaxHeader/<basename>",
-  // like the npm `tar` package, not GNU tar's default "%d/PaxHeaders.%p/%f" with a pid in it.
-  const base = path.replace(/\/+$/, '').split('/').pop() ?? '';
-  const name = truncateAscii(Buffer.from(`PaxHeader/${base}`, 'utf8'), NAME_LEN);
-  out.set(name, NAME_OFF);
-  writeOctal(out, MODE_OFF, 8, 0o644);
-  writeOctal(out, UID_OFF, 8, 0);
-  writeOctal(out, GID_OFF, 8, 0);
-  writeOctal(out, SIZE_OFF, 12, data.length);
-  writeOctal(out, MTIME_OFF, 12, mtime);
-  out[TYPEFLAG_OFF] = TYPEFLAG_PAX;
-  writeUstarTail(out);
-  writeChecksum(out);
-  out.set(data, TAR_BLOCK_SIZE);
-  return out;
+function validate(fields: TarHeaderFields): void {
+  const { path, size, mtime } = fields;
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`tar: invalid size ${size} for ${path}`);
+  if (!Number.isInteger(mtime) || mtime < 0 || mtime > USTAR_MAX_OCTAL_11) {
+    throw new RangeError(`tar: mtime ${mtime} is outside 0..${USTAR_MAX_OCTAL_11}`);
+  }
+  if (fields.type === 'symlink' && fields.linkpath === undefined) throw new TypeError(`tar: symlink ${path} has no target`);
 }
 
 /**
- * Splits a path into ustar `prefix` (≤ 155 bytes) and `name` (≤ 100 bytes,
- * non-empty) at a '/', or returns undefined when no split fits.
+ * Splits an ASCII path into ustar `prefix` (≤ 155 bytes) and `name` (≤ 100
+ * bytes, non-empty) at a '/', or returns undefined when no split fits.
  */
-function splitUstarPath(bytes: Buffer): { name: Buffer; prefix: Buffer } | undefined {
-  if (bytes.length <= NAME_LEN) return { name: bytes, prefix: EMPTY };
-  // The name part must be non-empty, so a directory's trailing '/' is never the split point.
-  const last = bytes.length - 2;
-  for (let i = Math.min(PREFIX_LEN, last); i > 0; i--) {
-    if (bytes[i] !== 0x2f) continue;
-    if (bytes.length - i - 1 > NAME_LEN) return undefined; // splitting further left only makes the name longer
-    return { name: bytes.subarray(i + 1), prefix: bytes.subarray(0, i) };
+function splitUstarPath(path: string): { name: string; prefix: string } | undefined {
+  if (path.length <= NAME_LEN) return { name: path, prefix: '' };
+  // The name must be non-empty, so a directory's trailing '/' is never the split point;
+  // the rightmost usable '/' gives the shortest name.
+  for (let i = Math.min(PREFIX_LEN, path.length - 2); i > 0; i--) {
+    if (path.charCodeAt(i) !== 0x2f) continue;
+    if (path.length - i - 1 > NAME_LEN) return undefined; // splitting further left only makes the name longer
+    return { name: path.slice(i + 1), prefix: path.slice(0, i) };
   }
   return undefined;
 }
 
-/** A best-effort ASCII ustar name for an entry whose real path is in a PAX record (for readers without PAX support). */
-function fallbackUstarPath(bytes: Buffer): { name: Buffer; prefix: Buffer } {
-  const ascii = toAscii(bytes);
-  return splitUstarPath(ascii) ?? { name: ascii.subarray(Math.max(0, ascii.length - NAME_LEN)), prefix: EMPTY };
+/** Replaces every character outside printable ASCII with '_'. */
+function toAscii(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, '_');
 }
 
-const EMPTY = Buffer.alloc(0);
-
-function isAscii(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if ((bytes[i] as number) > 0x7e || (bytes[i] as number) < 0x20) return false;
-  return true;
-}
-
-/** Replaces every byte outside printable ASCII with '_' so a truncated value never splits a UTF-8 sequence. */
-function toAscii(bytes: Buffer): Buffer {
-  if (isAscii(bytes)) return bytes;
-  const out = Buffer.from(bytes);
-  for (let i = 0; i < out.length; i++) if ((out[i] as number) > 0x7e || (out[i] as number) < 0x20) out[i] = 0x5f;
-  return out;
-}
-
-function truncateAscii(bytes: Buffer, max: number): Buffer {
-  const ascii = toAscii(bytes);
-  return ascii.length <= max ? ascii : ascii.subarray(0, max);
-}
-
-/** Writes `value` as zero-padded octal digits followed by a NUL, filling `len` bytes. */
-function writeOctal(block: Buffer, off: number, len: number, value: number): void {
-  const digits = value.toString(8).padStart(len - 1, '0');
-  if (digits.length > len - 1) throw new RangeError(`tar: ${value} does not fit a ${len}-byte octal field`);
-  block.write(digits, off, len - 1, 'latin1');
-  block[off + len - 1] = 0;
-}
-
-function writeUstarTail(block: Buffer): void {
-  block.write('ustar\u000000', MAGIC_OFF, 8, 'latin1'); // magic "ustar\0", version "00"
+/** Writes one complete header block (all fields, magic, checksum) at `b[off]`; names must be printable ASCII. */
+function writeBlock(
+  b: Uint8Array,
+  off: number,
+  name: string,
+  prefix: string,
+  mode: number,
+  size: number,
+  mtime: number,
+  typeflag: number,
+  linkname: string,
+): void {
+  b.fill(0, off, off + TAR_BLOCK_SIZE);
+  writeAscii(b, off + NAME_OFF, name);
+  writeOctal(b, off + MODE_OFF, 8, mode);
+  writeOctal(b, off + UID_OFF, 8, 0);
+  writeOctal(b, off + GID_OFF, 8, 0);
+  writeOctal(b, off + SIZE_OFF, 12, size);
+  writeOctal(b, off + MTIME_OFF, 12, mtime);
+  b[off + TYPEFLAG_OFF] = typeflag;
+  writeAscii(b, off + LINKNAME_OFF, linkname);
+  writeAscii(b, off + MAGIC_OFF, 'ustar\u000000'); // magic "ustar\0", version "00"
   // uname/gname stay empty (all NUL): no host user names in the slug.
-  writeOctal(block, DEVMAJOR_OFF, 8, 0);
-  writeOctal(block, DEVMINOR_OFF, 8, 0);
+  writeOctal(b, off + DEVMAJOR_OFF, 8, 0);
+  writeOctal(b, off + DEVMINOR_OFF, 8, 0);
+  writeAscii(b, off + PREFIX_OFF, prefix);
+  // The checksum field is 6 octal digits, a NUL and a space, as GNU tar writes it.
+  writeOctal(b, off + CHKSUM_OFF, 7, headerChecksum(b, off));
+  b[off + CHKSUM_OFF + 7] = 0x20;
 }
 
-/** The checksum field is 6 octal digits, a NUL and a space, as GNU tar and POSIX write it. */
-function writeChecksum(block: Buffer): void {
-  const sum = headerChecksum(block);
-  block.write(sum.toString(8).padStart(6, '0'), CHKSUM_OFF, 6, 'latin1');
-  block[CHKSUM_OFF + 6] = 0;
-  block[CHKSUM_OFF + 7] = 0x20;
+function writeAscii(b: Uint8Array, off: number, s: string): void {
+  for (let i = 0; i < s.length; i++) b[off + i] = s.charCodeAt(i);
+}
+
+/** Writes `value` as `len - 1` zero-padded octal digits followed by a NUL. */
+function writeOctal(b: Uint8Array, off: number, len: number, value: number): void {
+  let v = value;
+  for (let i = off + len - 2; i >= off; i--) {
+    b[i] = 0x30 + (v % 8);
+    v = Math.floor(v / 8);
+  }
+  if (v !== 0) throw new RangeError(`tar: ${value} does not fit a ${len}-byte octal field`);
+  b[off + len - 1] = 0;
 }
