@@ -13,7 +13,12 @@ import { SlugcError, errorMessage, type Stage } from './errors.js';
 import { createLogger, type BuildEvent, type Logger } from './log.js';
 import { packageSlug, type PackageOutput, type SizeLimits } from './package.js';
 import { readProcfile, release, type ReleaseOutput } from './release.js';
+import { createRuntimeInstaller, hostPlatform } from './runtimes/install.js';
+import { validateMirror } from './runtimes/mirror.js';
 import { hostStack, sourceCommit } from './stack.js';
+import { LayerStore } from './cache/layers.js';
+import { acquireLock, type Lock } from './cache/lock.js';
+import { appNamespace, parseSize, pruneCache } from './cache/manage.js';
 
 /** Options of {@link build}. */
 export interface BuildOptions {
@@ -41,8 +46,18 @@ export interface BuildOptions {
   fetch?: typeof globalThis.fetch;
   /** Cancels the build. */
   signal?: AbortSignal;
+  /** The app's cache namespace: layers are never shared between apps. Default: `SLUGC_APP`, else the source dir's name and a hash of its path. */
+  app?: string;
+  /** Build without reading or writing the cache (a throwaway cache is used and removed). */
+  noCache?: boolean;
+  /** Cap on the bytes of cached layers; least recently used layers are evicted after the build. Default `SLUGC_CACHE_MAX_SIZE`, else 10 GiB. */
+  cacheMaxBytes?: number;
   /** Keep the build dir after the build (its path is in the result). */
   keepBuildDir?: boolean;
+  /** A mirror (http(s) or file:// URL) that runtime downloads are rewritten to. Default: the `SLUGC_MIRROR` config var or env var. */
+  mirror?: string;
+  /** Use only the cache and the mirror; fail at once, naming the artifact, when something is missing. Default: `SLUGC_OFFLINE=1`. */
+  offline?: boolean;
   /** The environment slugc itself runs in (proxy and npm settings are taken from it). Default `process.env`. */
   hostEnv?: Record<string, string | undefined>;
 }
@@ -63,7 +78,24 @@ export interface BuildResult {
   log: string;
   /** The build dir, when `keepBuildDir` was set. */
   buildDir?: string;
+  /** What the layer cache did. */
+  cache: BuildCacheReport;
 }
+
+/** What the layer cache did in a build. */
+export interface BuildCacheReport {
+  /** The app's cache namespace. */
+  app: string;
+  /** False with `noCache`. */
+  enabled: boolean;
+  /** Every layer opened, and whether it was restored. */
+  layers: { buildpack: string; layer: string; hit: boolean; state: string; reason: string }[];
+  /** Layers evicted to stay under the size cap. */
+  evicted: { app: string; buildpack: string; layer: string; size: number }[];
+}
+
+/** The default cap on cached layers. */
+export const DEFAULT_CACHE_MAX_BYTES = 10 * 1024 ** 3;
 
 const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'expected a function');
 const optionsSchema = z.object({
@@ -80,6 +112,11 @@ const optionsSchema = z.object({
   fetch: fn.optional(),
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal).optional(),
   keepBuildDir: z.boolean().optional(),
+  app: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ., _ and -').optional(),
+  noCache: z.boolean().optional(),
+  cacheMaxBytes: z.number().int().positive().optional(),
+  mirror: z.string().regex(/^(https?|file):\/\//, 'expected an http(s) or file:// URL').optional(),
+  offline: z.boolean().optional(),
   hostEnv: z.custom<Record<string, string | undefined>>((v) => typeof v === 'object' && v !== null, 'expected an object of env vars').optional(),
 });
 
@@ -167,12 +204,17 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const sourceDir = path.resolve(opts.sourceDir);
   const output = path.resolve(opts.output ?? 'slug.tgz');
   const stack = opts.stack ?? hostStack();
-  const cacheRoot = path.resolve(opts.cacheDir ?? defaultCacheDir(hostEnv));
+  const noCache = Boolean(opts.noCache);
   const sde = opts.sourceDateEpoch ?? parseSourceDateEpoch(hostEnv.SOURCE_DATE_EPOCH);
   const config = opts.env ?? {};
   log.redact(Object.entries(config).filter(([k]) => SECRET_NAME_PATTERN.test(k)).map(([, v]) => v));
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-'));
+  const cacheRoot = noCache ? path.join(work, 'cache') : path.resolve(opts.cacheDir ?? defaultCacheDir(hostEnv));
+  const app = appNamespace(sourceDir, opts.app ?? config.SLUGC_APP ?? hostEnv.SLUGC_APP);
+  const appCacheDir = path.join(cacheRoot, 'apps', app);
+  const maxSetting = config.SLUGC_CACHE_MAX_SIZE ?? hostEnv.SLUGC_CACHE_MAX_SIZE;
+  const cacheMaxBytes = opts.cacheMaxBytes ?? (maxSetting ? parseSize(maxSetting) : null) ?? DEFAULT_CACHE_MAX_BYTES;
   const appDir = path.join(work, 'app');
   const tmpDir = path.join(work, 'tmp');
   fs.mkdirSync(tmpDir);
@@ -194,7 +236,10 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   };
 
   let keep = false;
+  let lock: Lock | undefined;
   try {
+    if (!noCache) lock = await acquireLock(appCacheDir, { log, signal: controller.signal });
+    const layers = new LayerStore({ root: appCacheDir, appDir, workDir: work, log, disabled: noCache });
     const commit = sourceCommit(sourceDir, { SOURCE_VERSION: config.SOURCE_VERSION ?? hostEnv.SOURCE_VERSION });
     await timed('prepare', () => {
       log.step(`Preparing build dir from ${sourceDir}`);
@@ -216,8 +261,25 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       const a = report.answers.find((x) => x.id === bp.id);
       log.step(`${a?.detected ?? bp.name} app detected (${bp.id}: ${a?.reason ?? 'chosen'})`);
     }
+    const fetchFn = opts.fetch ?? defaultFetch(hostEnv);
+    const mirrorSetting = opts.mirror ?? config.SLUGC_MIRROR ?? hostEnv.SLUGC_MIRROR;
+    const mirror = mirrorSetting ? validateMirror(mirrorSetting) : undefined;
+    const offline = opts.offline ?? ['1', 'true'].includes((config.SLUGC_OFFLINE ?? hostEnv.SLUGC_OFFLINE ?? '').toLowerCase());
+    if (mirror) log.info(`Runtime mirror: ${mirror}`);
+    if (offline) log.info('Offline: only the cache and the mirror are used');
+    const runtimes = createRuntimeInstaller({
+      cacheRoot,
+      fetch: fetchFn,
+      log,
+      stack,
+      ...hostPlatform(),
+      offline,
+      tmpDir,
+      signal: controller.signal,
+      ...(mirror ? { mirror } : {}),
+    });
     const compiled = await timed('compile', () =>
-      compile({ appDir, buildpacks: chosen, env, stack, cacheRoot, tmpDir, fetch: opts.fetch ?? defaultFetch(hostEnv), log, signal: controller.signal }),
+      compile({ appDir, buildpacks: chosen, env, stack, cacheRoot, appCacheDir, layers, tmpDir, fetch: fetchFn, log, signal: controller.signal, runtimes }),
     );
     const releaseEnv = { ...env, ...compiled.exportedEnv };
     const released = await timed('release', async () => {
@@ -252,9 +314,22 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         },
       });
     });
+    const cache: BuildCacheReport = {
+      app,
+      enabled: !noCache,
+      layers: layers.layers().map(({ buildpack, layer }) => ({ buildpack, layer: layer.name, hit: layer.hit, state: layer.state, reason: layer.reason })),
+      evicted: [],
+    };
+    if (!noCache) {
+      const locked = new Set(fs.existsSync(path.join(cacheRoot, 'apps')) ? fs.readdirSync(path.join(cacheRoot, 'apps')).filter((f) => f.endsWith('.lock')).map((f) => f.slice(0, -5)) : []);
+      locked.delete(app);
+      const pruned = pruneCache(cacheRoot, { maxBytes: cacheMaxBytes, skipApps: locked, keep: new Set(cache.layers.map((l) => `${app}/${l.buildpack}/${l.layer}`)) });
+      cache.evicted = pruned.removed.map(({ app: a, buildpack, layer, size }) => ({ app: a, buildpack, layer, size }));
+      for (const r of pruned.removed) log.info(`cache: evicted ${r.app}/${r.buildpack}/${r.layer} (${r.why})`);
+    }
     log.step(`Done: ${slug.path} (${slug.metadata.checksum})`);
     keep = Boolean(opts.keepBuildDir);
-    return { slug, detect: report, release: released, compile: compiled, timings, log: log.text(), ...(keep ? { buildDir: appDir } : {}) };
+    return { slug, detect: report, release: released, compile: compiled, timings, log: log.text(), cache, ...(keep ? { buildDir: appDir } : {}) };
   } catch (e) {
     const err =
       e instanceof SlugcError
@@ -264,6 +339,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     throw err;
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
+    lock?.release();
     if (keep) fs.rmSync(tmpDir, { recursive: true, force: true });
     else fs.rmSync(work, { recursive: true, force: true });
   }

@@ -1,5 +1,7 @@
 import type { ExecFn } from './exec.js';
 import type { Logger } from './log.js';
+import type { RuntimeInstaller } from './runtimes/install.js';
+import type { Layer, LayerKey, LayerOptions } from './cache/layers.js';
 
 /** What a buildpack's `detect` answers: applies or not, and why. Never thrown. */
 export interface Detection {
@@ -44,8 +46,10 @@ export interface RuntimeRecord {
 export interface CompileContext extends BaseContext {
   /** Runs a command with the build env, streaming its output into the log. */
   exec: ExecFn;
-  /** This buildpack's own cache dir, kept between builds of the same app. */
+  /** This buildpack's own free-form cache dir, kept between builds of the same app (prefer `cache.layer`). */
   cacheDir: string;
+  /** The layer cache: `cache.layer(name, key, { path? })` restores a layer when its key matches, else starts it empty and says why. */
+  cache: { layer(name: string, key: LayerKey, options?: LayerOptions): Layer };
   /** The whole cache dir (shared downloads live in `<cacheRoot>/downloads`). */
   cacheRoot: string;
   /** A temp dir removed after the build. */
@@ -58,6 +62,8 @@ export interface CompileContext extends BaseContext {
   exportEnv(vars: Record<string, string>): void;
   /** Records a runtime the buildpack installed, for `slug.json`. */
   recordRuntime(runtime: RuntimeRecord): void;
+  /** Resolves and installs runtimes from inventories, the npm registry or the stack's packages (mirror and offline aware). */
+  runtimes: RuntimeInstaller;
   /** Aborted when the build is cancelled. */
   signal: AbortSignal;
 }

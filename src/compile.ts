@@ -5,6 +5,8 @@ import { SlugcError, errorMessage } from './errors.js';
 import { createExec } from './exec.js';
 import { ENV_NAME_PATTERN } from './env-file.js';
 import type { Logger } from './log.js';
+import type { RuntimeInstaller } from './runtimes/install.js';
+import type { LayerStore } from './cache/layers.js';
 
 /** What {@link compile} needs. */
 export interface CompileInput {
@@ -16,8 +18,12 @@ export interface CompileInput {
   env: Record<string, string>;
   /** The stack. */
   stack: string;
-  /** The cache root; each buildpack gets `<cacheRoot>/buildpacks/<id>`. */
+  /** The cache root (shared stores: downloads, runtimes). */
   cacheRoot: string;
+  /** The app's cache namespace dir; each buildpack gets `<appCacheDir>/buildpacks/<id>`. */
+  appCacheDir: string;
+  /** The app's layers. */
+  layers: LayerStore;
   /** A temp dir for the build, removed afterwards. */
   tmpDir: string;
   /** The `fetch` buildpacks use. */
@@ -26,6 +32,8 @@ export interface CompileInput {
   log: Logger;
   /** Cancels the build. */
   signal: AbortSignal;
+  /** The runtime installer buildpacks get as `ctx.runtimes`. */
+  runtimes: RuntimeInstaller;
 }
 
 /** What the compile stage produced. */
@@ -55,7 +63,7 @@ export async function compile(input: CompileInput): Promise<CompileOutput> {
   for (const bp of input.buildpacks) {
     const started = performance.now();
     const env: Record<string, string> = { ...input.env, ...exportedEnv };
-    const cacheDir = path.join(input.cacheRoot, 'buildpacks', buildpackCacheName(bp.id));
+    const cacheDir = path.join(input.appCacheDir, 'buildpacks', buildpackCacheName(bp.id));
     fs.mkdirSync(cacheDir, { recursive: true });
     const ctx: CompileContext = {
       appDir: input.appDir,
@@ -86,6 +94,8 @@ export async function compile(input: CompileInput): Promise<CompileOutput> {
       recordRuntime(r) {
         runtimes.push({ ...r });
       },
+      runtimes: input.runtimes,
+      cache: { layer: (name, key, options) => input.layers.open(bp.id, name, key, options) },
     };
     input.log.event({ type: 'stage', stage: `compile:${bp.id}`, status: 'start' });
     try {
@@ -93,6 +103,7 @@ export async function compile(input: CompileInput): Promise<CompileOutput> {
     } catch (e) {
       throw wrapBuildpackError(e, bp, 'compile');
     }
+    input.layers.saveUnsaved(bp.id);
     const ms = Math.round(performance.now() - started);
     timings.push({ id: bp.id, ms });
     input.log.event({ type: 'stage', stage: `compile:${bp.id}`, status: 'end', ms });

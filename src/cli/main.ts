@@ -58,9 +58,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--env-file <file>', 'read config vars from a dotenv file')
     .option('--cache-dir <dir>', 'the cache dir (default: $XDG_CACHE_HOME/slugc)')
     .option('--stack <name>', 'the stack the slug will run on (default: the host)')
+    .option('--mirror <url>', 'download runtimes from this mirror (http(s) or file://; default: $SLUGC_MIRROR)')
+    .option('--offline', 'use only the cache and the mirror; fail at once when something is missing')
     .option('--json', 'print one JSON result (or error) on stdout; logs go to stderr')
     .option('-q, --quiet', 'print only warnings and errors')
-    .action(async (dir: string, opts: { output: string; buildpack: string[]; env: string[]; envFile?: string; cacheDir?: string; stack?: string; json?: boolean; quiet?: boolean }) => {
+    .action(async (dir: string, opts: { output: string; buildpack: string[]; env: string[]; envFile?: string; cacheDir?: string; stack?: string; mirror?: string; offline?: boolean; json?: boolean; quiet?: boolean }) => {
       json = Boolean(opts.json);
       const logger = makeLogger(Boolean(opts.quiet));
       const buildpacks = await Promise.all(opts.buildpack.map((b) => loadBuildpackArg(b, io.cwd)));
@@ -73,6 +75,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         ...(buildpacks.length ? { buildpacks } : {}),
         ...(opts.cacheDir ? { cacheDir: path.resolve(io.cwd, opts.cacheDir) } : {}),
         ...(opts.stack ? { stack: opts.stack } : {}),
+        ...(opts.mirror ? { mirror: opts.mirror } : {}),
+        ...(opts.offline ? { offline: true } : {}),
       });
       if (json) {
         io.stdout.write(

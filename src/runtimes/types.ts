@@ -49,6 +49,8 @@ export interface SourceContext {
   tmpDir: string;
   /** Cancels work. */
   signal?: AbortSignal;
+  /** Documents already fetched in this build, by URL (so each is fetched once per build). */
+  memo?: Map<string, unknown>;
 }
 
 /** A place runtimes come from: lists candidates, installs one into a dir. */
@@ -57,6 +59,8 @@ export interface RuntimeSource {
   kind: string;
   /** A description for logs, e.g. the inventory URL. */
   describe(): string;
+  /** Named versions this source defines for `name` (e.g. an inventory's `lts`). */
+  aliases?(name: string, ctx: SourceContext): Promise<Record<string, string>>;
   /** The artifacts of `name` this source can install, any order. */
   list(name: string, ctx: SourceContext): Promise<RuntimeArtifact[]>;
   /** Downloads (verified) and installs one artifact into `dest` (created; must be empty or absent). */

@@ -1,0 +1,101 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** What {@link pruneDevDependencies} removed. */
+export interface PruneResult {
+  /** Package paths removed (`node_modules/is-number`). */
+  packages: string[];
+  /** `.bin` links removed because their package went. */
+  links: number;
+}
+
+interface Lockfile {
+  lockfileVersion?: number;
+  packages?: Record<string, { dev?: boolean; link?: boolean }>;
+}
+
+/**
+ * Removes devDependencies from `node_modules` the way `npm prune --omit=dev`
+ * does, from package-lock.json alone, without running npm: every package the
+ * lockfile marks `"dev": true` goes, with the `.bin` links into it and its
+ * entry in npm's hidden lockfile (`node_modules/.package-lock.json`). Returns
+ * null when the lockfile is too old to say (lockfileVersion 1), so the
+ * caller can fall back to npm.
+ */
+export function pruneDevDependencies(appDir: string): PruneResult | null {
+  let lock: Lockfile;
+  try {
+    lock = JSON.parse(fs.readFileSync(path.join(appDir, 'package-lock.json'), 'utf8')) as Lockfile;
+  } catch {
+    return null;
+  }
+  if (!lock.packages || (lock.lockfileVersion ?? 1) < 2) return null;
+  const dev = Object.entries(lock.packages)
+    .filter(([key, entry]) => key.startsWith('node_modules/') && entry?.dev === true)
+    .map(([key]) => key)
+    .sort();
+  const packages: string[] = [];
+  for (const key of dev) {
+    const p = path.join(appDir, key);
+    if (!p.startsWith(path.join(appDir, 'node_modules') + path.sep)) continue; // never outside node_modules
+    if (fs.existsSync(p) || isLink(p)) {
+      fs.rmSync(p, { recursive: true, force: true });
+      packages.push(key);
+    }
+  }
+  let links = 0;
+  for (const binDir of binDirs(path.join(appDir, 'node_modules'))) {
+    for (const name of fs.readdirSync(binDir)) {
+      const p = path.join(binDir, name);
+      if (isLink(p) && !fs.existsSync(p)) {
+        fs.rmSync(p, { force: true });
+        links++;
+      }
+    }
+  }
+  const hidden = path.join(appDir, 'node_modules', '.package-lock.json');
+  if (packages.length && fs.existsSync(hidden)) {
+    const h = JSON.parse(fs.readFileSync(hidden, 'utf8')) as Lockfile;
+    for (const key of packages) delete h.packages?.[key];
+    fs.writeFileSync(hidden, JSON.stringify(h, null, 2) + '\n');
+  }
+  return { packages, links };
+}
+
+function isLink(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Every `.bin` dir in a node_modules tree (top level and nested). */
+function binDirs(nodeModules: string): string[] {
+  const out: string[] = [];
+  const visit = (nm: string) => {
+    let names: string[];
+    try {
+      names = fs.readdirSync(nm);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = path.join(nm, n);
+      if (n === '.bin') out.push(p);
+      else if (n.startsWith('@')) {
+        for (const s of safeReaddir(p)) visit(path.join(p, s, 'node_modules'));
+      } else visit(path.join(p, 'node_modules'));
+    }
+  };
+  visit(nodeModules);
+  return out;
+}
+
+function safeReaddir(d: string): string[] {
+  try {
+    return fs.readdirSync(d);
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,68 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** How a tree was copied. */
+export type CopyMethod = 'rename' | 'hardlink' | 'copy';
+
+/**
+ * Copies a tree with sync calls (several times cheaper per file than async
+ * ones on the machines measured, see benchmarks/README.md), keeping modes and
+ * symlinks. `hardlink` links files instead of copying them (falling back to
+ * a copy across filesystems); `copy` clones where the filesystem supports
+ * it (copy-on-write) and copies otherwise.
+ */
+export function copyTree(from: string, to: string, method: 'hardlink' | 'copy' = 'copy', skip?: (name: string) => boolean): number {
+  let files = 0;
+  let linkOk = method === 'hardlink';
+  const walk = (src: string, dst: string) => {
+    fs.mkdirSync(dst, { recursive: true });
+    for (const e of fs.readdirSync(src, { withFileTypes: true })) {
+      if (skip?.(e.name)) continue;
+      const s = path.join(src, e.name);
+      const d = path.join(dst, e.name);
+      if (e.isDirectory()) {
+        walk(s, d);
+        fs.chmodSync(d, fs.lstatSync(s).mode & 0o7777);
+      } else if (e.isSymbolicLink()) {
+        fs.rmSync(d, { force: true });
+        fs.symlinkSync(fs.readlinkSync(s), d);
+      } else if (e.isFile()) {
+        files++;
+        if (linkOk) {
+          try {
+            fs.rmSync(d, { force: true });
+            fs.linkSync(s, d);
+            continue;
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+            linkOk = false; // another filesystem: copy from now on
+          }
+        }
+        fs.copyFileSync(s, d, fs.constants.COPYFILE_FICLONE);
+        fs.chmodSync(d, fs.lstatSync(s).mode & 0o7777);
+      }
+    }
+  };
+  walk(from, to);
+  return files;
+}
+
+/** Bytes used by the files of a tree (symlinks and dirs not counted). */
+export function treeSize(dir: string): number {
+  let total = 0;
+  const walk = (d: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) total += fs.lstatSync(p).size;
+    }
+  };
+  walk(dir);
+  return total;
+}

@@ -1,0 +1,280 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SlugcError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { copyTree, treeSize } from './fs-tree.js';
+
+/** Why a layer is what it is: restored from the cache, or empty and why. */
+export type LayerState = 'restored' | 'new' | 'key-changed' | 'metadata-unreadable' | 'incomplete' | 'disabled';
+
+/** A plain object of what a layer's contents depend on (stack, versions, lockfile sha256...). */
+export type LayerKey = Record<string, string | number | boolean | null>;
+
+/** Options of a layer. */
+export interface LayerOptions {
+  /**
+   * Where the layer lives during the build, relative to the app dir, e.g.
+   * `node_modules`: then it is a launch layer, part of the slug. Without it
+   * the layer is build-only: a dir outside the app that is only cached.
+   */
+  path?: string;
+}
+
+/** A layer handed to a buildpack. */
+export interface Layer {
+  /** The layer's name, e.g. `node_modules`. */
+  readonly name: string;
+  /** Where its contents are during the build (in the app dir for launch layers). */
+  readonly dir: string;
+  /** True when its contents were restored from the cache. */
+  readonly hit: boolean;
+  /** Why it is restored or empty. */
+  readonly state: LayerState;
+  /** The same in words, as the log prints it (`key changed: lockfile_sha256 1a2b.. -> 3c4d..`). */
+  readonly reason: string;
+  /** The key it was opened with. */
+  readonly key: LayerKey;
+  /** True when it is part of the slug. */
+  readonly launch: boolean;
+  /**
+   * Stores the layer's current contents in the cache, atomically (written
+   * beside, metadata fsynced, renamed). A layer that started empty and was
+   * not saved explicitly is saved when its buildpack's compile succeeds; a
+   * restored layer is saved again only when the buildpack calls this.
+   */
+  save(): Promise<void>;
+}
+
+/** A layer's metadata file (`<layer>.json`). */
+export interface LayerMetadata {
+  format: 1;
+  buildpack: string;
+  layer: string;
+  key: LayerKey;
+  /** Matches `<layer>/.slugc-layer-id`: contents and metadata belong together. */
+  id: string;
+  launch: boolean;
+  /** Bytes of file data. */
+  size: number;
+  files: number;
+  createdAt: string;
+  lastUsed: string;
+}
+
+/** The file inside a layer dir that ties it to its metadata. */
+const ID_FILE = '.slugc-layer-id';
+
+/** A buildpack id as a directory name. */
+export function safeName(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+/** Shortens long key values for messages. */
+function show(v: unknown): string {
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  return s.length > 12 ? `${s.slice(0, 8)}..` : s;
+}
+
+/** Says which key fields differ: `lockfile_sha256 1a2b.. -> 3c4d.., node 20.1.0 -> 22.1.0`. */
+export function describeKeyChange(before: LayerKey, after: LayerKey): string {
+  const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  const changed = names.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  return changed.map((k) => `${k} ${k in before ? show(before[k]) : '(none)'} -> ${k in after ? show(after[k]) : '(none)'}`).join(', ');
+}
+
+/** Reads a layer's metadata; null when missing, throws when unreadable. */
+export function readLayerMetadata(file: string): LayerMetadata | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const m = JSON.parse(text) as LayerMetadata;
+  if (m?.format !== 1 || typeof m.id !== 'string' || typeof m.key !== 'object') throw new Error('not a layer metadata file');
+  return m;
+}
+
+/** What a layer store needs. */
+export interface LayerStoreOptions {
+  /** The namespace dir: `<cache>/apps/<app>`. */
+  root: string;
+  /** The app dir (launch layers live inside it). */
+  appDir: string;
+  /** Where build-only layers live during the build. */
+  workDir: string;
+  /** The build log. */
+  log: Logger;
+  /** Layers are neither read nor written (`--no-cache`). */
+  disabled?: boolean;
+}
+
+/** The layers of one build: opens, restores and saves them. */
+export class LayerStore {
+  private readonly opened: { bp: string; layer: Layer; saved: boolean; doSave: () => void }[] = [];
+
+  constructor(private readonly opts: LayerStoreOptions) {}
+
+  /** `<root>/layers/<buildpack>/`. */
+  private bpDir(bp: string) {
+    return path.join(this.opts.root, 'layers', safeName(bp));
+  }
+
+  /**
+   * Opens a layer for a buildpack: restores its contents when the stored key
+   * equals `key` and the stored layer is complete, else starts it empty and
+   * says why in the log.
+   */
+  open(bp: string, name: string, key: LayerKey, options: LayerOptions = {}): Layer {
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) {
+      throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't open the layer ${JSON.stringify(name)}: bad name.`, { hint: 'Use letters, digits, ., _ and -.' });
+    }
+    if (this.opened.some((o) => o.bp === bp && o.layer.name === name)) {
+      throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't open the layer ${name} twice in one build.`, { hint: 'Keep the Layer object from the first call.' });
+    }
+    const launch = options.path !== undefined;
+    const dir = launch ? path.resolve(this.opts.appDir, options.path!) : path.join(this.opts.workDir, 'layers', safeName(bp), name);
+    if (launch && !dir.startsWith(this.opts.appDir + path.sep)) {
+      throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't open the layer ${name}: its path ${options.path} leaves the app dir.`, { hint: 'Give a path inside the app, e.g. node_modules.' });
+    }
+    const stored = path.join(this.bpDir(bp), name);
+    const metaFile = `${stored}.json`;
+    let state: LayerState;
+    let reason: string;
+    if (this.opts.disabled) {
+      state = 'disabled';
+      reason = 'cache disabled (--no-cache)';
+    } else {
+      let meta: LayerMetadata | null = null;
+      let unreadable = false;
+      try {
+        meta = readLayerMetadata(metaFile);
+      } catch {
+        unreadable = true;
+      }
+      if (unreadable) {
+        state = 'metadata-unreadable';
+        reason = 'metadata unreadable';
+      } else if (!meta) {
+        state = 'new';
+        reason = fs.existsSync(stored) ? 'incomplete: contents without metadata' : 'new';
+        if (fs.existsSync(stored)) state = 'incomplete';
+      } else if (!sameId(stored, meta.id)) {
+        state = 'incomplete';
+        reason = 'incomplete: contents do not match the metadata (a save was interrupted)';
+      } else if (JSON.stringify(sortKeys(meta.key)) !== JSON.stringify(sortKeys(key))) {
+        state = 'key-changed';
+        reason = `key changed: ${describeKeyChange(meta.key, key)}`;
+      } else {
+        state = 'restored';
+        reason = 'restored';
+      }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (state === 'restored') {
+      copyTree(stored, dir, 'copy', (n) => n === ID_FILE);
+      touch(metaFile);
+    } else {
+      fs.mkdirSync(dir, { recursive: true });
+    }
+    const hit = state === 'restored';
+    this.opts.log.info(`cache ${hit ? 'hit' : 'miss'}: ${name} ${hit ? 'restored' : `(${reason})`}`);
+    const self = this;
+    const entry = {
+      bp,
+      saved: false,
+      layer: undefined as unknown as Layer,
+      doSave() {
+        if (self.opts.disabled) return;
+        self.saveLayer(bp, name, key, dir, launch);
+        entry.saved = true;
+      },
+    };
+    entry.layer = {
+      name,
+      dir,
+      hit,
+      state,
+      reason,
+      key,
+      launch,
+      async save() {
+        entry.doSave();
+      },
+    };
+    this.opened.push(entry);
+    return entry.layer;
+  }
+
+  /** Saves the new layers of `bp` that it did not save itself (called when its compile succeeds). */
+  saveUnsaved(bp: string): void {
+    for (const o of this.opened) if (o.bp === bp && !o.saved && !o.layer.hit) o.doSave();
+  }
+
+  /** The layers opened in this build. */
+  layers(): { buildpack: string; layer: Layer }[] {
+    return this.opened.map((o) => ({ buildpack: o.bp, layer: o.layer }));
+  }
+
+  private saveLayer(bp: string, name: string, key: LayerKey, dir: string, launch: boolean): void {
+    const bpDir = this.bpDir(bp);
+    fs.mkdirSync(bpDir, { recursive: true });
+    const stored = path.join(bpDir, name);
+    const metaFile = `${stored}.json`;
+    const nonce = crypto.randomBytes(8).toString('hex');
+    const tmp = `${stored}.tmp-${process.pid}-${nonce}`;
+    try {
+      const files = copyTree(dir, tmp, 'copy', (n) => n === ID_FILE);
+      fs.writeFileSync(path.join(tmp, ID_FILE), nonce);
+      const now = new Date().toISOString();
+      const meta: LayerMetadata = { format: 1, buildpack: bp, layer: name, key, id: nonce, launch, size: treeSize(tmp), files, createdAt: now, lastUsed: now };
+      // Order matters for crash safety: the old metadata goes first, so at every
+      // instant either no metadata exists or it names the contents beside it.
+      fs.rmSync(metaFile, { force: true });
+      const old = `${stored}.old-${nonce}`;
+      if (fs.existsSync(stored)) fs.renameSync(stored, old);
+      fs.renameSync(tmp, stored);
+      writeFileAtomic(metaFile, JSON.stringify(meta, null, 2) + '\n');
+      fs.rmSync(old, { recursive: true, force: true });
+      this.opts.log.info(`cache: saved ${name} (${files} files)`);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+}
+
+function sameId(stored: string, id: string): boolean {
+  try {
+    return fs.readFileSync(path.join(stored, ID_FILE), 'utf8') === id;
+  } catch {
+    return false;
+  }
+}
+
+function sortKeys(k: LayerKey): LayerKey {
+  return Object.fromEntries(Object.entries(k).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Writes a file beside, fsyncs it, and renames it into place. */
+export function writeFileAtomic(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+/** Updates a layer's `lastUsed`, for least-recently-used eviction. */
+function touch(metaFile: string): void {
+  try {
+    const m = readLayerMetadata(metaFile);
+    if (m) writeFileAtomic(metaFile, JSON.stringify({ ...m, lastUsed: new Date().toISOString() }, null, 2) + '\n');
+  } catch {
+    /* an unreadable file is dealt with when the layer is next opened */
+  }
+}

@@ -1,0 +1,173 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { readLayerMetadata, safeName, type LayerKey } from './layers.js';
+import { treeSize } from './fs-tree.js';
+
+/** One cached layer, as `slugc cache ls` shows it. */
+export interface CacheEntry {
+  app: string;
+  buildpack: string;
+  layer: string;
+  /** `ok`, or why it would not be restored. */
+  state: 'ok' | 'incomplete' | 'metadata-unreadable';
+  key: LayerKey | null;
+  size: number;
+  files: number;
+  lastUsed: string | null;
+  launch: boolean;
+}
+
+/** What the cache holds. */
+export interface CacheListing {
+  root: string;
+  layers: CacheEntry[];
+  /** Bytes in the shared stores (verified downloads, unpacked runtimes, registry documents). */
+  shared: { downloads: number; runtimes: number; metadata: number };
+}
+
+/** The cache namespace of an app: its name, or the source dir's name and a hash of its real path. */
+export function appNamespace(sourceDir: string, app?: string): string {
+  if (app) return safeName(app);
+  let real = path.resolve(sourceDir);
+  try {
+    real = fs.realpathSync(real);
+  } catch {
+    /* keep the resolved path */
+  }
+  return `${safeName(path.basename(real))}-${crypto.createHash('sha256').update(real).digest('hex').slice(0, 12)}`;
+}
+
+/** Lists every layer of every app in a cache dir. */
+export function listCache(root: string): CacheListing {
+  const layers: CacheEntry[] = [];
+  const appsDir = path.join(root, 'apps');
+  for (const app of readdir(appsDir)) {
+    const layersDir = path.join(appsDir, app, 'layers');
+    if (!isDir(path.join(appsDir, app))) continue;
+    for (const bp of readdir(layersDir)) {
+      const bpDir = path.join(layersDir, bp);
+      const names = new Set<string>();
+      for (const f of readdir(bpDir)) {
+        if (/\.(tmp|old)-/.test(f)) continue;
+        names.add(f.endsWith('.json') ? f.slice(0, -5) : f);
+      }
+      for (const layer of [...names].sort()) {
+        const metaFile = path.join(bpDir, `${layer}.json`);
+        let state: CacheEntry['state'] = 'ok';
+        let meta = null;
+        try {
+          meta = readLayerMetadata(metaFile);
+          if (!meta) state = 'incomplete';
+        } catch {
+          state = 'metadata-unreadable';
+        }
+        if (meta) {
+          let id = '';
+          try {
+            id = fs.readFileSync(path.join(bpDir, layer, '.slugc-layer-id'), 'utf8');
+          } catch {
+            id = '';
+          }
+          if (id !== meta.id) state = 'incomplete';
+        }
+        layers.push({
+          app,
+          buildpack: meta?.buildpack ?? bp,
+          layer,
+          state,
+          key: meta?.key ?? null,
+          size: meta?.size ?? treeSize(path.join(bpDir, layer)),
+          files: meta?.files ?? 0,
+          lastUsed: meta?.lastUsed ?? null,
+          launch: meta?.launch ?? false,
+        });
+      }
+    }
+  }
+  return {
+    root,
+    layers,
+    shared: { downloads: treeSize(path.join(root, 'downloads')), runtimes: treeSize(path.join(root, 'runtimes')), metadata: treeSize(path.join(root, 'metadata')) },
+  };
+}
+
+/** What {@link pruneCache} removed. */
+export interface PruneResult {
+  removed: { app: string; buildpack: string; layer: string; size: number; why: string }[];
+  freed: number;
+  /** Total bytes of layers left. */
+  remaining: number;
+}
+
+/**
+ * Removes broken layers and leftovers of interrupted saves, then, while the
+ * layers take more than `maxBytes`, the least recently used ones. Apps in
+ * `skipApps` (whose builds hold their locks) are left alone.
+ */
+export function pruneCache(root: string, options: { maxBytes?: number; skipApps?: Set<string>; keep?: Set<string> } = {}): PruneResult {
+  const removed: PruneResult['removed'] = [];
+  const skip = options.skipApps ?? new Set<string>();
+  const appsDir = path.join(root, 'apps');
+  // Leftovers of interrupted saves.
+  for (const app of readdir(appsDir)) {
+    if (skip.has(app)) continue;
+    for (const bp of readdir(path.join(appsDir, app, 'layers'))) {
+      const bpDir = path.join(appsDir, app, 'layers', bp);
+      for (const f of readdir(bpDir)) if (/\.(tmp|old)-/.test(f)) fs.rmSync(path.join(bpDir, f), { recursive: true, force: true });
+    }
+  }
+  const listing = listCache(root).layers.filter((l) => !skip.has(l.app));
+  const layerPath = (l: CacheEntry) => path.join(appsDir, l.app, 'layers', safeName(l.buildpack), l.layer);
+  const drop = (l: CacheEntry, why: string) => {
+    const p = layerPath(l);
+    fs.rmSync(`${p}.json`, { force: true });
+    fs.rmSync(p, { recursive: true, force: true });
+    removed.push({ app: l.app, buildpack: l.buildpack, layer: l.layer, size: l.size, why });
+  };
+  const healthy: CacheEntry[] = [];
+  for (const l of listing) {
+    if (l.state !== 'ok') drop(l, l.state);
+    else healthy.push(l);
+  }
+  let total = healthy.reduce((n, l) => n + l.size, 0);
+  if (options.maxBytes !== undefined) {
+    const byAge = [...healthy].sort((a, b) => (a.lastUsed ?? '').localeCompare(b.lastUsed ?? ''));
+    for (const l of byAge) {
+      if (total <= options.maxBytes) break;
+      if (options.keep?.has(`${l.app}/${l.buildpack}/${l.layer}`)) continue;
+      drop(l, `least recently used (last ${l.lastUsed ?? 'never'})`);
+      total -= l.size;
+    }
+  }
+  return { removed, freed: removed.reduce((n, r) => n + r.size, 0), remaining: total };
+}
+
+/** Removes the whole cache, or one app's layers. */
+export function clearCache(root: string, app?: string): void {
+  if (app) fs.rmSync(path.join(root, 'apps', safeName(app)), { recursive: true, force: true });
+  else for (const d of ['apps', 'downloads', 'runtimes', 'metadata', 'apt']) fs.rmSync(path.join(root, d), { recursive: true, force: true });
+}
+
+/** Parses a size such as `500M`, `2G`, `1.5GiB` or a byte count. */
+export function parseSize(s: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(s);
+  if (!m) return null;
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+function readdir(d: string): string[] {
+  try {
+    return fs.readdirSync(d).sort();
+  } catch {
+    return [];
+  }
+}
+function isDir(d: string): boolean {
+  try {
+    return fs.statSync(d).isDirectory();
+  } catch {
+    return false;
+  }
+}
