@@ -18,7 +18,7 @@ import { validateMirror } from './runtimes/mirror.js';
 import { hostStack, sourceCommit } from './stack.js';
 import { LayerStore } from './cache/layers.js';
 import { acquireLock, type Lock } from './cache/lock.js';
-import { appNamespace, parseSize, pruneCache } from './cache/manage.js';
+import { appNamespace, lockedApps, parseSize, pruneCache } from './cache/manage.js';
 
 /** Options of {@link build}. */
 export interface BuildOptions {
@@ -321,7 +321,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       evicted: [],
     };
     if (!noCache) {
-      const locked = new Set(fs.existsSync(path.join(cacheRoot, 'apps')) ? fs.readdirSync(path.join(cacheRoot, 'apps')).filter((f) => f.endsWith('.lock')).map((f) => f.slice(0, -5)) : []);
+      const locked = lockedApps(cacheRoot);
       locked.delete(app);
       const pruned = pruneCache(cacheRoot, { maxBytes: cacheMaxBytes, skipApps: locked, keep: new Set(cache.layers.map((l) => `${app}/${l.buildpack}/${l.layer}`)) });
       cache.evicted = pruned.removed.map(({ app: a, buildpack, layer, size }) => ({ app: a, buildpack, layer, size }));

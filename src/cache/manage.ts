@@ -171,3 +171,8 @@ function isDir(d: string): boolean {
     return false;
   }
 }
+
+/** Apps whose builds hold their cache lock right now (their layers must not be touched). */
+export function lockedApps(root: string): Set<string> {
+  return new Set(readdir(path.join(root, 'apps')).filter((f) => f.endsWith('.lock')).map((f) => f.slice(0, -5)));
+}

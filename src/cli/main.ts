@@ -1,12 +1,13 @@
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { builtinBuildpacks } from '../../buildpacks/index.js';
-import { build, buildEnv, resolveBuildpacks } from '../build.js';
+import { DEFAULT_CACHE_MAX_BYTES, build, buildEnv, defaultCacheDir, resolveBuildpacks } from '../build.js';
+import { clearCache, listCache, lockedApps, parseSize, pruneCache } from '../cache/manage.js';
 import { prepareBuildDir } from '../build-dir.js';
 import { detect } from '../detect.js';
 import { parseEnvAssignment, readEnvFile } from '../env-file.js';
 import { SlugcError, errorMessage } from '../errors.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, formatBytes, type Logger } from '../log.js';
 import { slugcVersion } from '../package.js';
 import { hostStack, sourceCommit } from '../stack.js';
 import { loadBuildpackArg } from './load-buildpack.js';
@@ -60,9 +61,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--stack <name>', 'the stack the slug will run on (default: the host)')
     .option('--mirror <url>', 'download runtimes from this mirror (http(s) or file://; default: $SLUGC_MIRROR)')
     .option('--offline', 'use only the cache and the mirror; fail at once when something is missing')
+    .option('--app <name>', "the app's cache namespace (default: $SLUGC_APP, else the dir's name and a hash of its path)")
+    .option('--no-cache', 'build without reading or writing the cache')
+    .option('--cache-max-size <size>', 'cap on cached layers, e.g. 2G (default: $SLUGC_CACHE_MAX_SIZE, else 10G)')
     .option('--json', 'print one JSON result (or error) on stdout; logs go to stderr')
     .option('-q, --quiet', 'print only warnings and errors')
-    .action(async (dir: string, opts: { output: string; buildpack: string[]; env: string[]; envFile?: string; cacheDir?: string; stack?: string; mirror?: string; offline?: boolean; json?: boolean; quiet?: boolean }) => {
+    .action(async (dir: string, opts: { output: string; buildpack: string[]; env: string[]; envFile?: string; cacheDir?: string; stack?: string; mirror?: string; offline?: boolean; app?: string; cache: boolean; cacheMaxSize?: string; json?: boolean; quiet?: boolean }) => {
       json = Boolean(opts.json);
       const logger = makeLogger(Boolean(opts.quiet));
       const buildpacks = await Promise.all(opts.buildpack.map((b) => loadBuildpackArg(b, io.cwd)));
@@ -77,6 +81,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         ...(opts.stack ? { stack: opts.stack } : {}),
         ...(opts.mirror ? { mirror: opts.mirror } : {}),
         ...(opts.offline ? { offline: true } : {}),
+        ...(opts.app ? { app: opts.app } : {}),
+        ...(opts.cache === false ? { noCache: true } : {}),
+        ...(opts.cacheMaxSize ? { cacheMaxBytes: sizeArg(opts.cacheMaxSize) } : {}),
       });
       if (json) {
         io.stdout.write(
@@ -128,6 +135,54 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       }
     });
 
+  const cache = program.command('cache').description('Look at and manage the build cache.');
+  const cacheDirOf = (o: { cacheDir?: string }) => (o.cacheDir ? path.resolve(io.cwd, o.cacheDir) : defaultCacheDir(io.env));
+  cache
+    .command('ls')
+    .description('List cached layers: app, buildpack, layer, state, size, last use, key.')
+    .option('--cache-dir <dir>', 'the cache dir (default: $XDG_CACHE_HOME/slugc)')
+    .option('--json', 'print JSON')
+    .action((o: { cacheDir?: string; json?: boolean }) => {
+      const listing = listCache(cacheDirOf(o));
+      if (o.json) {
+        io.stdout.write(JSON.stringify(listing, null, 2) + '\n');
+        return;
+      }
+      io.stdout.write(`-----> Cache ${listing.root}\n`);
+      if (!listing.layers.length) io.stdout.write('       no layers\n');
+      for (const l of listing.layers) {
+        const key = l.key ? Object.entries(l.key).map(([k, v]) => `${k}=${String(v).length > 12 ? `${String(v).slice(0, 8)}..` : String(v)}`).join(' ') : '';
+        io.stdout.write(`       ${l.app}  ${l.buildpack}/${l.layer}  ${l.state}  ${formatBytes(l.size)}  ${l.lastUsed ?? '-'}  ${key}\n`);
+      }
+      const s = listing.shared;
+      io.stdout.write(`       shared: downloads ${formatBytes(s.downloads)}, runtimes ${formatBytes(s.runtimes)}, registry documents ${formatBytes(s.metadata)}\n`);
+    });
+  cache
+    .command('prune')
+    .description('Remove broken layers and leftovers, then least recently used layers above the cap.')
+    .option('--cache-dir <dir>', 'the cache dir (default: $XDG_CACHE_HOME/slugc)')
+    .option('--max-size <size>', 'keep at most this much, e.g. 2G (default: $SLUGC_CACHE_MAX_SIZE, else 10G)')
+    .option('--json', 'print JSON')
+    .action((o: { cacheDir?: string; maxSize?: string; json?: boolean }) => {
+      const maxBytes = o.maxSize ? sizeArg(o.maxSize) : io.env.SLUGC_CACHE_MAX_SIZE ? sizeArg(io.env.SLUGC_CACHE_MAX_SIZE) : DEFAULT_CACHE_MAX_BYTES;
+      const r = pruneCache(cacheDirOf(o), { maxBytes, skipApps: lockedApps(cacheDirOf(o)) });
+      if (o.json) {
+        io.stdout.write(JSON.stringify(r, null, 2) + '\n');
+        return;
+      }
+      for (const x of r.removed) io.stdout.write(`       removed ${x.app} ${x.buildpack}/${x.layer} (${formatBytes(x.size)}): ${x.why}\n`);
+      io.stdout.write(`-----> Freed ${formatBytes(r.freed)}; layers now take ${formatBytes(r.remaining)}\n`);
+    });
+  cache
+    .command('clear')
+    .description('Remove the whole cache, or one app\'s layers with --app.')
+    .option('--cache-dir <dir>', 'the cache dir (default: $XDG_CACHE_HOME/slugc)')
+    .option('--app <name>', "only this app's layers")
+    .action((o: { cacheDir?: string; app?: string }) => {
+      clearCache(cacheDirOf(o), o.app);
+      io.stdout.write(`-----> Cleared ${o.app ? `the layers of ${o.app} in ` : ''}${cacheDirOf(o)}\n`);
+    });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
@@ -150,3 +205,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   return exitCode;
 }
 
+
+function sizeArg(s: string): number {
+  const n = parseSize(s);
+  if (n === null || n <= 0) {
+    throw new SlugcError('SLUGC_USAGE', `Couldn't read the size ${JSON.stringify(s)}.`, { hint: 'Write sizes as bytes or with K, M, G, e.g. 500M or 2G.' });
+  }
+  return n;
+}

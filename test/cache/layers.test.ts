@@ -1,0 +1,170 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LayerStore, describeKeyChange } from '../../src/cache/layers.js';
+import { listCache, pruneCache } from '../../src/cache/manage.js';
+import { createLogger } from '../../src/index.js';
+import { tempDir } from '../helpers.js';
+
+function store(root: string, opts: { disabled?: boolean } = {}) {
+  const appDir = path.join(tempDir(), 'app');
+  fs.mkdirSync(appDir);
+  const log = createLogger();
+  return { s: new LayerStore({ root, appDir, workDir: tempDir(), log, ...opts }), appDir, log };
+}
+const key = { stack: 'debian-12', node: '22.1.0', lockfile_sha256: '1a2b3c4d5e6f7a8b9c' };
+
+/** Saves a layer `deps` with two files under `root`. */
+async function saved(root: string, k = key) {
+  const { s } = store(root);
+  const l = s.open('slugc/nodejs', 'deps', k, { path: 'node_modules' });
+  fs.rmSync(l.dir, { recursive: true, force: true });
+  fs.mkdirSync(path.join(l.dir, 'pkg'), { recursive: true });
+  fs.writeFileSync(path.join(l.dir, 'pkg', 'index.js'), 'module.exports = 1;\n');
+  fs.writeFileSync(path.join(l.dir, 'run'), '#!/bin/sh\n', { mode: 0o755 });
+  fs.symlinkSync('pkg/index.js', path.join(l.dir, 'link'));
+  await l.save();
+}
+const bpDir = (root: string) => path.join(root, 'layers', 'slugc_nodejs');
+
+describe('the layer store', () => {
+  it('restores a layer whose key matches, with modes and links, and says so', async () => {
+    const root = tempDir();
+    await saved(root);
+    const { s, appDir, log } = store(root);
+    const l = s.open('slugc/nodejs', 'deps', { ...key }, { path: 'node_modules' });
+    expect(l).toMatchObject({ hit: true, state: 'restored', reason: 'restored', launch: true, dir: path.join(appDir, 'node_modules') });
+    expect(fs.readFileSync(path.join(l.dir, 'pkg', 'index.js'), 'utf8')).toBe('module.exports = 1;\n');
+    expect(fs.statSync(path.join(l.dir, 'run')).mode & 0o777).toBe(0o755);
+    expect(fs.readlinkSync(path.join(l.dir, 'link'))).toBe('pkg/index.js');
+    expect(fs.existsSync(path.join(l.dir, '.slugc-layer-id'))).toBe(false);
+    expect(log.text()).toMatch(/cache hit: deps restored/);
+  });
+
+  it('keeps key order out of the comparison', async () => {
+    const root = tempDir();
+    await saved(root);
+    const reordered = { lockfile_sha256: key.lockfile_sha256, node: key.node, stack: key.stack };
+    expect(store(root).s.open('slugc/nodejs', 'deps', reordered).hit).toBe(true);
+  });
+
+  describe('starts empty and says why', () => {
+    it('when there is no layer yet', () => {
+      const { s, log } = store(tempDir());
+      expect(s.open('slugc/nodejs', 'deps', key)).toMatchObject({ hit: false, state: 'new', reason: 'new' });
+      expect(log.text()).toMatch(/cache miss: deps \(new\)/);
+    });
+
+    it('when the lockfile changed, showing both hashes', async () => {
+      const root = tempDir();
+      await saved(root);
+      const l = store(root).s.open('slugc/nodejs', 'deps', { ...key, lockfile_sha256: '3c4d5e6f7a8b9c0d1e' });
+      expect(l).toMatchObject({ hit: false, state: 'key-changed', reason: 'key changed: lockfile_sha256 1a2b3c4d.. -> 3c4d5e6f..' });
+      expect(fs.readdirSync(l.dir)).toEqual([]);
+    });
+
+    it('when the stack changed', async () => {
+      const root = tempDir();
+      await saved(root);
+      expect(store(root).s.open('slugc/nodejs', 'deps', { ...key, stack: 'heroku-24' }).reason).toBe('key changed: stack debian-12 -> heroku-24');
+    });
+
+    it('when the metadata is unreadable', async () => {
+      const root = tempDir();
+      await saved(root);
+      fs.writeFileSync(path.join(bpDir(root), 'deps.json'), '{"format":1,"key":');
+      expect(store(root).s.open('slugc/nodejs', 'deps', key)).toMatchObject({ hit: false, state: 'metadata-unreadable', reason: 'metadata unreadable' });
+    });
+
+    it('when contents exist without metadata (a crash before the metadata was written)', async () => {
+      const root = tempDir();
+      await saved(root);
+      fs.rmSync(path.join(bpDir(root), 'deps.json'));
+      expect(store(root).s.open('slugc/nodejs', 'deps', key)).toMatchObject({ hit: false, state: 'incomplete' });
+    });
+
+    it('when contents and metadata belong to different saves (a crash between write and rename)', async () => {
+      const root = tempDir();
+      await saved(root);
+      // A later save renamed its new contents into place, then died before writing its metadata;
+      // the metadata still on disk describes the old contents.
+      const meta = fs.readFileSync(path.join(bpDir(root), 'deps.json'), 'utf8');
+      await saved(root);
+      fs.writeFileSync(path.join(bpDir(root), 'deps.json'), meta);
+      expect(store(root).s.open('slugc/nodejs', 'deps', key)).toMatchObject({ hit: false, state: 'incomplete', reason: expect.stringMatching(/interrupted/) });
+    });
+
+    it('when the cache is disabled, and then writes nothing', async () => {
+      const root = tempDir();
+      const { s } = store(root, { disabled: true });
+      const l = s.open('slugc/nodejs', 'deps', key);
+      expect(l).toMatchObject({ hit: false, state: 'disabled' });
+      fs.writeFileSync(path.join(l.dir, 'x'), 'y');
+      await l.save();
+      s.saveUnsaved('slugc/nodejs');
+      expect(fs.readdirSync(root)).toEqual([]);
+    });
+  });
+
+  it('never trusts a half-written save left by a killed build, and prune removes it', async () => {
+    const root = tempDir();
+    await saved(root);
+    const half = path.join(bpDir(root), 'deps.tmp-99999-abcdef');
+    fs.mkdirSync(half);
+    fs.writeFileSync(path.join(half, 'partial'), 'x');
+    expect(store(root).s.open('slugc/nodejs', 'deps', key).hit).toBe(true);
+    const appsRoot = tempDir();
+    fs.mkdirSync(path.join(appsRoot, 'apps'));
+    fs.renameSync(root, path.join(appsRoot, 'apps', 'myapp'));
+    pruneCache(appsRoot);
+    expect(fs.readdirSync(path.join(appsRoot, 'apps', 'myapp', 'layers', 'slugc_nodejs')).sort()).toEqual(['deps', 'deps.json']);
+  });
+
+  it('saves new layers that the buildpack did not save itself, but not restored ones', async () => {
+    const root = tempDir();
+    const first = store(root).s;
+    const l = first.open('bp', 'tools', { v: 1 });
+    fs.writeFileSync(path.join(l.dir, 'tool'), 'x');
+    first.saveUnsaved('bp');
+    const second = store(root).s;
+    const again = second.open('bp', 'tools', { v: 1 });
+    expect(again.hit).toBe(true);
+    fs.writeFileSync(path.join(again.dir, 'changed'), 'y');
+    second.saveUnsaved('bp');
+    expect(fs.existsSync(path.join(root, 'layers', 'bp', 'tools', 'changed'))).toBe(false);
+  });
+
+  it('refuses a layer path outside the app dir and a name used twice', () => {
+    const { s } = store(tempDir());
+    expect(() => s.open('bp', 'x', key, { path: '../escape' })).toThrow(expect.objectContaining({ code: 'SLUGC_INVALID_INPUT' }));
+    s.open('bp', 'y', key);
+    expect(() => s.open('bp', 'y', key)).toThrow(/twice/);
+  });
+
+  it('describes every changed key field', () => {
+    expect(describeKeyChange({ a: 1, b: 'x', c: true }, { a: 2, b: 'x', d: null })).toBe('a 1 -> 2, c true -> (none), d (none) -> null');
+  });
+});
+
+describe('eviction', () => {
+  it('removes the least recently used layers until the cap is met, leaving locked apps alone', async () => {
+    const root = tempDir();
+    const layer = (app: string, name: string, bytes: number, lastUsed: string) => {
+      const dir = path.join(root, 'apps', app, 'layers', 'bp', name);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'data'), Buffer.alloc(bytes));
+      fs.writeFileSync(path.join(dir, '.slugc-layer-id'), `id-${name}`);
+      fs.writeFileSync(`${dir}.json`, JSON.stringify({ format: 1, buildpack: 'bp', layer: name, key: {}, id: `id-${name}`, launch: false, size: bytes, files: 1, createdAt: lastUsed, lastUsed }));
+    };
+    layer('a', 'old', 1000, '2026-01-01T00:00:00Z');
+    layer('a', 'mid', 1000, '2026-02-01T00:00:00Z');
+    layer('b', 'oldest', 1000, '2025-01-01T00:00:00Z');
+    layer('a', 'new', 1000, '2026-03-01T00:00:00Z');
+    const r = pruneCache(root, { maxBytes: 2000, skipApps: new Set(['b']) });
+    expect(r.removed.map((x) => `${x.app}/${x.layer}`)).toEqual(['a/old']);
+    expect(listCache(root).layers.map((l) => `${l.app}/${l.layer}`).sort()).toEqual(['a/mid', 'a/new', 'b/oldest']);
+    const r2 = pruneCache(root, { maxBytes: 1500 });
+    expect(r2.removed.map((x) => `${x.app}/${x.layer}`)).toEqual(['b/oldest', 'a/mid']);
+    expect(r2.remaining).toBe(1000);
+  });
+});
