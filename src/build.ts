@@ -9,6 +9,7 @@ import { compile, type CompileOutput } from './compile.js';
 import { detect, type DetectReport } from './detect.js';
 import { defaultFetch } from './download.js';
 import { SECRET_NAME_PATTERN } from './env-file.js';
+import { parseOrThrow } from './problems.js';
 import { SlugcError, errorMessage, type Stage } from './errors.js';
 import { createLogger, type BuildEvent, type Logger } from './log.js';
 import { packageSlug, type PackageOutput, type SizeLimits } from './package.js';
@@ -122,14 +123,7 @@ const optionsSchema = z.object({
 
 /** Validates build options, reporting every problem as `path: message`. */
 export function validateBuildOptions(options: unknown): BuildOptions {
-  const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`);
-    throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't start the build: invalid options.\n${problems.map((p) => `  ${p}`).join('\n')}`, {
-      hint: 'Fix the options named above.',
-      details: { problems },
-    });
-  }
+  parseOrThrow(optionsSchema, options, 'SLUGC_INVALID_INPUT', "Couldn't start the build: invalid options.", 'Fix the options named above.', '(options)');
   return options as BuildOptions;
 }
 

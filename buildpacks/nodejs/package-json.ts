@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { SlugcError } from '../../src/errors.js';
+import { parseOrThrow } from '../../src/problems.js';
 
 /** The fields of package.json the Node.js buildpack reads. */
 export const packageJsonSchema = z
@@ -45,13 +46,5 @@ export function readPackageJson(appDir: string): PackageJson {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new SlugcError('SLUGC_PACKAGE_JSON_INVALID', `Couldn't read package.json: it must hold a JSON object.`, { hint: 'Start it with { "name": ... }.' });
   }
-  const parsed = packageJsonSchema.safeParse(data);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new SlugcError('SLUGC_PACKAGE_JSON_INVALID', `Couldn't read package.json:\n${problems.map((p) => `  ${p}`).join('\n')}`, {
-      hint: 'engines, scripts and dependencies map names to strings.',
-      details: { problems },
-    });
-  }
-  return parsed.data;
+  return parseOrThrow(packageJsonSchema, data, 'SLUGC_PACKAGE_JSON_INVALID', "Couldn't read package.json:", 'engines, scripts and dependencies map names to strings.');
 }

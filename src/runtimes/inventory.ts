@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseChecksum } from '../download.js';
-import { SlugcError } from '../errors.js';
+import { parseOrThrow } from '../problems.js';
 import type { RuntimeArtifact } from './types.js';
 
 /** The inventory file format's version this code reads. */
@@ -55,15 +55,7 @@ export type Inventory = z.infer<typeof inventorySchema>;
 
 /** Validates an inventory document, reporting every problem as `path: message`. */
 export function parseInventory(doc: unknown, where = 'inventory'): Inventory {
-  const r = inventorySchema.safeParse(doc);
-  if (!r.success) {
-    const problems = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new SlugcError('SLUGC_INVENTORY_INVALID', `Couldn't read the ${where}:\n${problems.map((p) => `  ${p}`).join('\n')}`, {
-      hint: 'See docs/runtimes.md for the inventory format.',
-      details: { problems },
-    });
-  }
-  return r.data;
+  return parseOrThrow(inventorySchema, doc, 'SLUGC_INVENTORY_INVALID', `Couldn't read the ${where}:`, 'See docs/runtimes.md for the inventory format.');
 }
 
 /** The artifacts of an inventory in the form sources return. */
