@@ -226,9 +226,10 @@ export class LayerStore {
     const tmp = `${stored}.tmp-${process.pid}-${nonce}`;
     try {
       const files = copyTree(dir, tmp, 'copy', (n) => n === ID_FILE);
+      const size = treeSize(tmp);
       fs.writeFileSync(path.join(tmp, ID_FILE), nonce);
       const now = new Date().toISOString();
-      const meta: LayerMetadata = { format: 1, buildpack: bp, layer: name, key, id: nonce, launch, size: treeSize(tmp), files, createdAt: now, lastUsed: now };
+      const meta: LayerMetadata = { format: 1, buildpack: bp, layer: name, key, id: nonce, launch, size, files, createdAt: now, lastUsed: now };
       // Order matters for crash safety: the old metadata goes first, so at every
       // instant either no metadata exists or it names the contents beside it.
       fs.rmSync(metaFile, { force: true });
