@@ -12,6 +12,7 @@ import { SECRET_NAME_PATTERN } from './env-file.js';
 import { parseOrThrow } from './problems.js';
 import { SlugcError, errorMessage, type Stage } from './errors.js';
 import { createLogger, type BuildEvent, type Logger } from './log.js';
+import type { ExecFn } from './exec.js';
 import { packageSlug, type PackageOutput, type SizeLimits } from './package.js';
 import { readProcfile, release, type ReleaseOutput } from './release.js';
 import { createRuntimeInstaller, hostPlatform } from './runtimes/install.js';
@@ -53,6 +54,8 @@ export interface BuildOptions {
   noCache?: boolean;
   /** Cap on the bytes of cached layers; least recently used layers are evicted after the build. Default `SLUGC_CACHE_MAX_SIZE`, else 10 GiB. */
   cacheMaxBytes?: number;
+  /** Replaces every buildpack's `ctx.exec`: tests record commands instead of running them. */
+  exec?: ExecFn;
   /** Keep the build dir after the build (its path is in the result). */
   keepBuildDir?: boolean;
   /** A mirror (http(s) or file:// URL) that runtime downloads are rewritten to. Default: the `SLUGC_MIRROR` config var or env var. */
@@ -113,6 +116,7 @@ const optionsSchema = z.object({
   fetch: fn.optional(),
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal).optional(),
   keepBuildDir: z.boolean().optional(),
+  exec: fn.optional(),
   app: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ., _ and -').optional(),
   noCache: z.boolean().optional(),
   cacheMaxBytes: z.number().int().positive().optional(),
@@ -273,7 +277,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       ...(mirror ? { mirror } : {}),
     });
     const compiled = await timed('compile', () =>
-      compile({ appDir, buildpacks: chosen, env, stack, cacheRoot, appCacheDir, layers, tmpDir, fetch: fetchFn, log, signal: controller.signal, runtimes }),
+      compile({ appDir, buildpacks: chosen, env, stack, cacheRoot, appCacheDir, layers, tmpDir, fetch: fetchFn, log, signal: controller.signal, runtimes, ...(opts.exec ? { exec: opts.exec } : {}) }),
     );
     const releaseEnv = { ...env, ...compiled.exportedEnv };
     const released = await timed('release', async () => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Buildpack, CompileContext, RuntimeRecord } from './buildpack.js';
 import { SlugcError, errorMessage } from './errors.js';
-import { createExec } from './exec.js';
+import { createExec, type ExecFn } from './exec.js';
 import { ENV_NAME_PATTERN } from './env-file.js';
 import type { Logger } from './log.js';
 import type { RuntimeInstaller } from './runtimes/install.js';
@@ -34,6 +34,8 @@ export interface CompileInput {
   signal: AbortSignal;
   /** The runtime installer buildpacks get as `ctx.runtimes`. */
   runtimes: RuntimeInstaller;
+  /** Replaces `ctx.exec` (tests record commands instead of running them). */
+  exec?: ExecFn;
 }
 
 /** What the compile stage produced. */
@@ -71,7 +73,10 @@ export async function compile(input: CompileInput): Promise<CompileOutput> {
       env: Object.freeze({ ...env }),
       log: input.log,
       // exec always sees the latest exports, including this buildpack's own.
-      exec: (cmd, args, options) => createExec({ log: input.log, cwd: input.appDir, env: { ...env }, signal: input.signal })(cmd, args, options),
+      exec: (cmd, args, options) =>
+        input.exec
+          ? input.exec(cmd, args, { cwd: input.appDir, ...options, env: { ...env, ...(options?.env ?? {}) } })
+          : createExec({ log: input.log, cwd: input.appDir, env: { ...env }, signal: input.signal })(cmd, args, options),
       cacheDir,
       cacheRoot: input.cacheRoot,
       tmpDir: input.tmpDir,

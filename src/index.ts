@@ -18,3 +18,17 @@ export { PROCESS_TYPE_PATTERN, parseProcfile, type ProcessTypes } from './procfi
 export { readProcfile, release, type ReleaseInput, type ReleaseOutput } from './release.js';
 export { packDirectory, type PackOptions, type PackProgress, type PackResult } from './slug/pack.js';
 export { hostStack, sourceCommit } from './stack.js';
+export { spawnDyno, unpackSlug, slugProcessTypes, type DynoOptions } from './dyno.js';
+export { inspectSlug, type SlugReport } from './inspect.js';
+export { LayerStore, describeKeyChange, type Layer, type LayerKey, type LayerOptions, type LayerState } from './cache/layers.js';
+export { acquireLock, type Lock, type LockOptions } from './cache/lock.js';
+export { appNamespace, clearCache, listCache, pruneCache, parseSize, type CacheEntry, type CacheListing, type PruneResult } from './cache/manage.js';
+export { DEFAULT_CACHE_MAX_BYTES, type BuildCacheReport } from './build.js';
+export { createRuntimeInstaller, hostPlatform, runtimeEnv, type InstalledRuntimeResult, type RuntimeInstaller, type RuntimeRequest } from './runtimes/install.js';
+export { INVENTORY_SCHEMA_VERSION, inventorySchema, parseInventory, type Inventory } from './runtimes/inventory.js';
+export { fetchDocument, mirrorUrl, validateMirror } from './runtimes/mirror.js';
+export { nearestVersions, requestToRange, resolveRuntime, type ResolveOptions, type ResolvedRuntime } from './runtimes/resolve.js';
+export { createInventorySource } from './runtimes/sources/inventory.js';
+export { createNpmSource, registryConfig, type RegistryConfig } from './runtimes/sources/npm.js';
+export { createDebianSource, type DebianSourceOptions } from './runtimes/sources/debian.js';
+export type { ArchiveFormat, InstalledRuntime, RuntimeArtifact, RuntimeSource, SourceContext } from './runtimes/types.js';

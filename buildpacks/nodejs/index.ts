@@ -94,7 +94,7 @@ export function createNodejsBuildpack(options: NodejsBuildpackOptions = {}): Bui
       const runtimeLayer = ctx.cache.layer('runtime', runtimeKey, { path: NODE_HOME });
       const nodeHome = runtimeLayer.dir;
       if (!runtimeLayer.hit) {
-        copyTree(node.dir, nodeHome, 'copy', (n) => n === '.slugc-runtime.json');
+        copyTree(node.dir, nodeHome, 'copy');
         if (npm) {
           const npmInstalled = await ctx.runtimes.install({
             name: 'npm',
@@ -257,7 +257,7 @@ function platformOf(ctx: { os: string; arch: string }) {
 /** Puts npm (unpacked in the cache) into Node's tree with `bin/npm` and `bin/npx` links, as Node's own tarballs have them. */
 function linkNpm(npmDir: string, nodeHome: string): void {
   const target = path.join(nodeHome, 'lib', 'node_modules', 'npm');
-  copyTree(npmDir, target, 'copy', (n) => n === '.slugc-runtime.json');
+  copyTree(npmDir, target, 'copy');
   const bin = path.join(nodeHome, 'bin');
   fs.mkdirSync(bin, { recursive: true });
   for (const [name, script] of [

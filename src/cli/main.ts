@@ -11,6 +11,8 @@ import { createLogger, formatBytes, type Logger } from '../log.js';
 import { slugcVersion } from '../package.js';
 import { hostStack, sourceCommit } from '../stack.js';
 import { loadBuildpackArg } from './load-buildpack.js';
+import { slugProcessTypes, spawnDyno, unpackSlug } from '../dyno.js';
+import { inspectSlug } from '../inspect.js';
 import fs from 'node:fs';
 import os from 'node:os';
 
@@ -133,6 +135,78 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       } finally {
         fs.rmSync(work, { recursive: true, force: true });
       }
+    });
+
+  program
+    .command('run')
+    .description('Run a process of a slug the way a dyno does: unpacked dir as HOME, .profile.d sourced, PORT set.')
+    .argument('<slug>', 'a slug.tgz, or an app dir (an unpacked slug)')
+    .argument('[process...]', 'a process type (default web), or -- and a command')
+    .option('-e, --env <KEY=VALUE>', 'a config var; repeat for several', collect, [])
+    .option('--env-file <file>', 'read config vars from a dotenv file')
+    .option('-p, --port <port>', 'PORT for the process', '5000')
+    .action(async (slug: string, rest: string[], opts: { env: string[]; envFile?: string; port: string }) => {
+      const target = path.resolve(io.cwd, slug);
+      let appDir = target;
+      let work: string | undefined;
+      if (!fs.existsSync(target)) throw new SlugcError('SLUGC_USAGE', `Couldn't find ${slug}.`, { hint: 'Pass a slug.tgz or an unpacked app dir.' });
+      if (fs.statSync(target).isFile()) {
+        work = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-run-'));
+        appDir = await unpackSlug(target, work);
+      }
+      try {
+        const types = slugProcessTypes(appDir, work ? target : undefined);
+        const dashed = argv.indexOf('--');
+        const command = dashed >= 0 ? argv.slice(dashed + 1).join(' ') : types[rest[0] ?? 'web'];
+        if (!command) {
+          throw new SlugcError('SLUGC_USAGE', `Couldn't run ${rest[0] ?? 'web'}: the slug has no such process type (it has: ${Object.keys(types).join(', ') || 'none'}).`, {
+            hint: 'Name one of its process types, or give a command after --.',
+          });
+        }
+        const port = Number(opts.port);
+        if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new SlugcError('SLUGC_USAGE', `Couldn't use --port ${opts.port}.`, { hint: 'Give a port number, e.g. 5000.' });
+        const child = spawnDyno({ appDir, command, port, env: envFrom(opts), path: io.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', stdio: ['inherit', 'pipe', 'pipe'] });
+        child.stdout?.on('data', (c: Buffer) => io.stdout.write(c));
+        child.stderr?.on('data', (c: Buffer) => io.stderr.write(c));
+        const forward = (sig: NodeJS.Signals) => () => {
+          try {
+            process.kill(-child.pid!, sig);
+          } catch {
+            /* gone */
+          }
+        };
+        const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => [sig, forward(sig)] as const);
+        for (const [sig, h] of handlers) process.on(sig, h);
+        exitCode = await new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 + (os.constants.signals[sig] ?? 0) : 1))));
+        for (const [sig, h] of handlers) process.off(sig, h);
+      } finally {
+        if (work) fs.rmSync(work, { recursive: true, force: true });
+      }
+    });
+
+  program
+    .command('inspect')
+    .description("Show a slug's process types, size, checksum, runtimes and largest directories.")
+    .argument('<slug>', 'a slug.tgz')
+    .option('--json', 'print JSON')
+    .action((slug: string, o: { json?: boolean }) => {
+      const r = inspectSlug(path.resolve(io.cwd, slug));
+      if (o.json) {
+        io.stdout.write(JSON.stringify(r, null, 2) + '\n');
+        return;
+      }
+      io.stdout.write(`-----> ${r.path}\n`);
+      io.stdout.write(`       size ${formatBytes(r.size)} (${formatBytes(r.bytes)} in ${r.entries} entries), stack ${r.stack ?? 'unknown'}\n`);
+      io.stdout.write(`       checksum ${r.checksum}${r.checksumMatches === null ? ' (no slug.json beside it)' : r.checksumMatches ? ' (matches slug.json)' : ' (DOES NOT match slug.json)'}\n`);
+      io.stdout.write('-----> Process types\n');
+      for (const [k, v] of Object.entries(r.processTypes)) io.stdout.write(`       ${k}: ${v}\n`);
+      if (!Object.keys(r.processTypes).length) io.stdout.write('       none\n');
+      io.stdout.write('-----> Runtimes\n');
+      for (const x of r.runtimes) io.stdout.write(`       ${x.name} ${x.version}\n`);
+      if (!r.runtimes.length) io.stdout.write('       none recorded\n');
+      io.stdout.write('-----> Largest directories\n');
+      for (const d of r.largestDirs) io.stdout.write(`       ${formatBytes(d.bytes).padStart(8)}  ${d.path}\n`);
+      if (r.checksumMatches === false) exitCode = EXIT.failed;
     });
 
   const cache = program.command('cache').description('Look at and manage the build cache.');

@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
 import type { RuntimeRecord } from '../buildpack.js';
+import { writeFileAtomic } from '../cache/layers.js';
+import { acquireLock } from '../cache/lock.js';
 import { parseChecksum } from '../download.js';
 import { SlugcError, VersionUnsatisfiableError, errorMessage } from '../errors.js';
 import { nearestVersions, requestToRange, resolveRuntime, type ResolvedRuntime } from './resolve.js';
@@ -53,8 +55,8 @@ export interface RuntimeInstaller {
   install(request: RuntimeRequest): Promise<InstalledRuntimeResult>;
 }
 
-/** Marks a complete unpacked runtime; a dir without it is never used. */
-const COMPLETE_MARKER = '.slugc-runtime.json';
+/** Written beside a runtime dir once it is complete (`<dir>.json`); a dir without it is never used. */
+const completeMarker = (dir: string) => `${dir}.json`;
 
 /** Node's names for the host's os and arch (`linux`, `x64`). */
 export function hostPlatform(): { os: string; arch: string } {
@@ -125,34 +127,46 @@ export function createRuntimeInstaller(context: SourceContext): RuntimeInstaller
       const artifact = resolved.artifact;
       const key = `${artifact.version}-${parseChecksum(artifact.checksum).hex.slice(0, 16)}`;
       const dir = path.join(ctx.cacheRoot, 'runtimes', req.name, key);
-      const markerFile = path.join(dir, COMPLETE_MARKER);
-      let installed: InstalledRuntime;
+      const markerFile = completeMarker(dir);
+      let installed: InstalledRuntime | undefined;
       let cached = false;
-      if (fs.existsSync(markerFile)) {
-        const saved = JSON.parse(fs.readFileSync(markerFile, 'utf8')) as { binDirs: string[]; env: Record<string, string>; systemLibraries?: string[] };
-        installed = { dir, binDirs: saved.binDirs, env: saved.env, ...(saved.systemLibraries ? { systemLibraries: saved.systemLibraries } : {}) };
-        cached = true;
-        trace.push(`already unpacked in the cache (${path.relative(ctx.cacheRoot, dir)})`);
-      } else {
-        fs.mkdirSync(path.dirname(dir), { recursive: true });
-        const tmp = `${dir}.tmp-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
+      const readMarker = (): InstalledRuntime | null => {
         try {
-          const r = await source.install(artifact, tmp, ctx);
-          fs.writeFileSync(
-            path.join(tmp, COMPLETE_MARKER),
-            JSON.stringify({ artifact, binDirs: r.binDirs, env: r.env, ...(r.systemLibraries ? { systemLibraries: r.systemLibraries } : {}) }, null, 2),
-          );
-          fs.rmSync(dir, { recursive: true, force: true }); // an incomplete dir left by a killed build
-          try {
-            fs.renameSync(tmp, dir);
-          } catch (e) {
-            if (!fs.existsSync(markerFile)) throw e; // otherwise a parallel build got there first: use theirs
+          const saved = JSON.parse(fs.readFileSync(markerFile, 'utf8')) as { binDirs: string[]; env: Record<string, string>; systemLibraries?: string[] };
+          return { dir, binDirs: saved.binDirs, env: saved.env, ...(saved.systemLibraries ? { systemLibraries: saved.systemLibraries } : {}) };
+        } catch {
+          return null;
+        }
+      };
+      let found = readMarker();
+      if (!found) {
+        // Builds of other apps share this dir: one installs, the others wait and use it.
+        fs.mkdirSync(path.dirname(dir), { recursive: true });
+        const lock = await acquireLock(dir, { log: ctx.log, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+        try {
+          found = readMarker();
+          if (!found) {
+            const tmp = `${dir}.tmp-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
+            try {
+              const r = await source.install(artifact, tmp, ctx);
+              fs.rmSync(dir, { recursive: true, force: true }); // an incomplete dir left by a killed build
+              fs.renameSync(tmp, dir);
+              writeFileAtomic(markerFile, JSON.stringify({ artifact, binDirs: r.binDirs, env: r.env, ...(r.systemLibraries ? { systemLibraries: r.systemLibraries } : {}) }, null, 2));
+              installed = { ...r, dir };
+            } finally {
+              fs.rmSync(tmp, { recursive: true, force: true });
+            }
           }
-          installed = { ...r, dir };
         } finally {
-          fs.rmSync(tmp, { recursive: true, force: true });
+          lock.release();
         }
       }
+      if (found) {
+        installed = found;
+        cached = true;
+        trace.push(`already unpacked in the cache (${path.relative(ctx.cacheRoot, dir)})`);
+      }
+      if (!installed) throw new SlugcError('SLUGC_DOWNLOAD_FAILED', `Couldn't install ${display} ${artifact.version}.`, { hint: 'Retry; if it persists, clear the cache dir.' });
       return {
         ...installed,
         artifact,

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { trackCloser } from './cleanup.js';
 
 /** A fault to inject for one path, to test how downloads fail. */
 export interface MirrorFault {
@@ -84,5 +85,7 @@ export async function serveMirror(dir: string, options: MirrorServerOptions = {}
     });
   const timer = setTimeout(() => void close(), options.maxLifetimeMs ?? 10 * 60_000);
   timer.unref();
+  const untrack = trackCloser(close);
+  server.once('close', untrack);
   return { url: `http://127.0.0.1:${port}`, requests, close };
 }
