@@ -171,7 +171,9 @@ export class ParallelGzipWriter {
       slotSize: SLOT_SIZE,
     };
     for (let i = 0; i < threads; i++) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData, stdout: false, stderr: false });
+      // execArgv: [] so the CommonJS source runs as CommonJS even when the parent
+      // was started with --input-type=module (workers inherit the parent's flags).
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData, stdout: false, stderr: false, execArgv: [] });
       worker.on('message', (reply: Reply) => this.onReply(i, reply));
       worker.on('error', (e: Error) => this.fail(new Error(`gzip worker failed: ${e.message}`, { cause: e })));
       worker.on('exit', (code) => {
