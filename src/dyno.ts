@@ -33,7 +33,7 @@ export function spawnDyno(opts: DynoOptions): ChildProcess {
     'cd "$HOME" || exit 1',
     'for f in "$HOME"/.profile.d/*.sh; do [ -r "$f" ] && . "$f"; done',
     '[ -r "$HOME/.profile" ] && . "$HOME/.profile"',
-    `exec ${opts.command}`,
+    opts.command,
   ].join('\n');
   return spawn('/bin/bash', ['-c', script], {
     cwd: opts.appDir,

@@ -11,7 +11,7 @@ export { downloadVerified, defaultFetch, parseChecksum, formatChecksum, type Che
 export { parseEnvText, readEnvFile, parseEnvAssignment } from './env-file.js';
 export { CommandFailedError, ChecksumMismatchError, SlugcError, VersionUnsatisfiableError, isSlugcError, type ErrorCode, type SlugcErrorOptions, type Stage } from './errors.js';
 export { type ExecFn, type ExecOptions, type ExecResult } from './exec.js';
-export { extractTar, type ExtractOptions } from './extract.js';
+export { detectArchiveFormat, extractArchive, extractTar, type ExtractArchiveOptions, type ExtractFormat, type ExtractOptions, type ExtractResult } from './extract.js';
 export { createLogger, formatBytes, type BuildEvent, type Logger, type LoggerOptions } from './log.js';
 export { DEFAULT_SIZE_LIMITS, DEFAULT_SOURCE_DATE_EPOCH, metadataPathFor, packageSlug, type PackageInput, type PackageOutput, type SizeLimits, type SlugMetadata } from './package.js';
 export { PROCESS_TYPE_PATTERN, parseProcfile, type ProcessTypes } from './procfile.js';
