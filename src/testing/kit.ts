@@ -89,7 +89,9 @@ export interface RunBuildOptions {
   cacheDir?: string;
   /** The app's cache namespace (default `test`); give each test its own when they share a `cacheDir`. */
   appName?: string;
-  /** Env of the host slugc runs on (proxies, npm config); default: PATH and HOME only, so tests are hermetic. */
+  /** Build without reading or writing layers (e.g. with `execRecorder`, whose commands never fill them). */
+  noCache?: boolean;
+  /** Env of the host slugc runs on; only proxies, TLS trust (`NODE_EXTRA_CA_CERTS`, ...), npm settings and PATH reach the build. Default `process.env`. */
   hostEnv?: Record<string, string | undefined>;
 }
 
@@ -140,7 +142,7 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildRun> {
         cacheDir,
         app: options.appName ?? 'test',
         logger,
-        hostEnv: options.hostEnv ?? { PATH: process.env.PATH, HOME: process.env.HOME },
+        hostEnv: options.hostEnv ?? process.env,
         ...(options.buildpacks ? { buildpacks: options.buildpacks } : {}),
         ...(options.env ? { env: options.env } : {}),
         ...(options.mirror ? { mirror: options.mirror } : {}),
@@ -148,6 +150,7 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildRun> {
         ...(options.stack ? { stack: options.stack } : {}),
         ...(options.fetch ? { fetch: options.fetch } : {}),
         ...(options.exec ? { exec: options.exec } : {}),
+        ...(options.noCache ? { noCache: true } : {}),
       });
     } catch (e) {
       if (e instanceof SlugcError) Object.assign(e, { log: logger.text(), events });
