@@ -18,6 +18,7 @@ import { readProcfile, release, type ReleaseOutput } from './release.js';
 import { createRuntimeInstaller, hostPlatform } from './runtimes/install.js';
 import { validateMirror } from './runtimes/mirror.js';
 import { hostStack, sourceCommit } from './stack.js';
+import { planBuildpacks } from './buildpack-ref.js';
 import { LayerStore } from './cache/layers.js';
 import { acquireLock, type Lock } from './cache/lock.js';
 import { appNamespace, lockedApps, parseSize, pruneCache } from './cache/manage.js';
@@ -248,9 +249,16 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       readProcfile(appDir);
     });
     const env = buildEnv({ appDir, stack, commit, config, hostEnv, log });
-    const candidates = opts.buildpacks?.length ? resolveBuildpacks(opts.buildpacks) : [...builtinBuildpacks];
+    const fetchFn = opts.fetch ?? defaultFetch(hostEnv);
+    const mirrorSetting = opts.mirror ?? config.SLUGC_MIRROR ?? hostEnv.SLUGC_MIRROR;
+    const mirror = mirrorSetting ? validateMirror(mirrorSetting) : undefined;
+    const offline = opts.offline ?? ['1', 'true'].includes((config.SLUGC_OFFLINE ?? hostEnv.SLUGC_OFFLINE ?? '').toLowerCase());
+    let candidates: Buildpack[] = [];
     const report = await timed('detect', async () => {
-      const r = await detect({ appDir, buildpacks: candidates, explicit: Boolean(opts.buildpacks?.length), stack, env, log });
+      const plan = await planBuildpacks(appDir, opts.buildpacks, { cacheRoot, fetch: fetchFn, log, offline, ...(mirror ? { mirror } : {}), cwd: process.cwd() });
+      candidates = plan.buildpacks;
+      if (plan.source === 'app.json' || plan.source === '.buildpacks') log.info(`Buildpacks from ${plan.source}: ${candidates.map((b) => b.id).join(', ')}`);
+      const r = await detect({ appDir, buildpacks: candidates, explicit: plan.explicit, ...(plan.source !== 'auto' ? { source: plan.source } : {}), stack, env, log, configVars: config });
       for (const w of r.warnings) log.warn(w);
       return r;
     });
@@ -259,10 +267,6 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       const a = report.answers.find((x) => x.id === bp.id);
       log.step(`${a?.detected ?? bp.name} app detected (${bp.id}: ${a?.reason ?? 'chosen'})`);
     }
-    const fetchFn = opts.fetch ?? defaultFetch(hostEnv);
-    const mirrorSetting = opts.mirror ?? config.SLUGC_MIRROR ?? hostEnv.SLUGC_MIRROR;
-    const mirror = mirrorSetting ? validateMirror(mirrorSetting) : undefined;
-    const offline = opts.offline ?? ['1', 'true'].includes((config.SLUGC_OFFLINE ?? hostEnv.SLUGC_OFFLINE ?? '').toLowerCase());
     if (mirror) log.info(`Runtime mirror: ${mirror}`);
     if (offline) log.info('Offline: only the cache and the mirror are used');
     const runtimes = createRuntimeInstaller({
@@ -277,12 +281,12 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       ...(mirror ? { mirror } : {}),
     });
     const compiled = await timed('compile', () =>
-      compile({ appDir, buildpacks: chosen, env, stack, cacheRoot, appCacheDir, layers, tmpDir, fetch: fetchFn, log, signal: controller.signal, runtimes, ...(opts.exec ? { exec: opts.exec } : {}) }),
+      compile({ appDir, buildpacks: chosen, env, stack, cacheRoot, appCacheDir, layers, tmpDir, fetch: fetchFn, log, signal: controller.signal, runtimes, configVars: config, ...(opts.exec ? { exec: opts.exec } : {}) }),
     );
     const releaseEnv = { ...env, ...compiled.exportedEnv };
     const released = await timed('release', async () => {
       log.step('Discovering process types');
-      const r = await release({ appDir, buildpacks: chosen, stack, env: releaseEnv, log });
+      const r = await release({ appDir, buildpacks: chosen, stack, env: releaseEnv, log, configVars: config });
       const names = Object.keys(r.processTypes);
       log.info(names.length ? `Process types: ${names.map((n) => `${n} (${r.processTypeSources[n]})`).join(', ')}` : 'No process types: add a Procfile, e.g. `web: node server.js`.');
       return r;

@@ -21,6 +21,8 @@ export interface BaseContext {
   stack: string;
   /** The build env (config vars plus what earlier buildpacks exported), frozen. */
   env: Readonly<Record<string, string>>;
+  /** The app's config vars alone (what a classic buildpack's ENV_DIR holds). */
+  configVars?: Readonly<Record<string, string>>;
   /** The build log. */
   log: Logger;
 }

@@ -36,6 +36,8 @@ export interface CompileInput {
   runtimes: RuntimeInstaller;
   /** Replaces `ctx.exec` (tests record commands instead of running them). */
   exec?: ExecFn;
+  /** The app's config vars alone. */
+  configVars?: Readonly<Record<string, string>>;
 }
 
 /** What the compile stage produced. */
@@ -71,6 +73,7 @@ export async function compile(input: CompileInput): Promise<CompileOutput> {
       appDir: input.appDir,
       stack: input.stack,
       env: Object.freeze({ ...env }),
+      configVars: Object.freeze({ ...(input.configVars ?? {}) }),
       log: input.log,
       // exec always sees the latest exports, including this buildpack's own.
       exec: (cmd, args, options) =>

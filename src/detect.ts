@@ -18,8 +18,8 @@ export interface DetectAnswer {
 
 /** The detect stage's result: every answer, and which buildpacks build the app. */
 export interface DetectReport {
-  /** How the order was chosen: given by the user, or auto-detected over the built-ins. */
-  source: 'explicit' | 'auto';
+  /** How the order was chosen: `--buildpack`, app.json, .buildpacks, or auto-detection over the built-ins. */
+  source: 'explicit' | 'app.json' | '.buildpacks' | 'auto';
   /** Every candidate's answer, in the order asked. */
   answers: DetectAnswer[];
   /** Ids of the buildpacks that will compile the app, in order. */
@@ -36,12 +36,16 @@ export interface DetectInput {
   buildpacks: Buildpack[];
   /** True when the user chose these buildpacks: then each must apply and all of them run. */
   explicit: boolean;
+  /** Where an explicit order came from, for the report (default `explicit`). */
+  source?: 'explicit' | 'app.json' | '.buildpacks';
   /** The stack. */
   stack: string;
   /** The build env. */
   env: Readonly<Record<string, string>>;
   /** The build log. */
   log: Logger;
+  /** The app's config vars alone. */
+  configVars?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -50,7 +54,7 @@ export interface DetectInput {
  * first that passes wins, and a warning names the others that matched.
  */
 export async function detect(input: DetectInput): Promise<DetectReport> {
-  const ctx: DetectContext = { appDir: input.appDir, stack: input.stack, env: input.env, log: input.log };
+  const ctx: DetectContext = { appDir: input.appDir, stack: input.stack, env: input.env, log: input.log, configVars: input.configVars ?? {} };
   const answers: DetectAnswer[] = [];
   for (const bp of input.buildpacks) {
     try {
@@ -70,7 +74,7 @@ export async function detect(input: DetectInput): Promise<DetectReport> {
         { hint: 'Check that the app dir is the one the buildpack expects, or choose another buildpack.', details: { answers } },
       );
     }
-    return { source: 'explicit', answers, selected: answers.map((a) => a.id), warnings };
+    return { source: input.source ?? 'explicit', answers, selected: answers.map((a) => a.id), warnings };
   }
   const passing = answers.filter((a) => a.pass);
   const first = passing[0];

@@ -14,6 +14,8 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Hint shown when the command fails. */
   hint?: string;
+  /** Print output lines as they are, not indented (for tools that format their own, like classic buildpacks). */
+  raw?: boolean;
 }
 
 /** What a finished command printed. */
@@ -68,10 +70,12 @@ export function createExec(base: CreateExecOptions): ExecFn {
       let stderr = '';
       const tail: string[] = [];
       const partial = { out: '', err: '' };
-      const onLine = (line: string) => {
+      const onLine = (line: string, which: 'out' | 'err') => {
         tail.push(line);
         if (tail.length > TAIL_LINES) tail.shift();
-        if (!options.quiet) base.log.output(line);
+        if (options.quiet) return;
+        if (options.raw) base.log.raw(line, which);
+        else base.log.output(line);
       };
       const feed = (which: 'out' | 'err', chunk: Buffer) => {
         const s = chunk.toString('utf8');
@@ -80,7 +84,7 @@ export function createExec(base: CreateExecOptions): ExecFn {
         const text = partial[which] + s;
         const parts = text.split(/\r?\n/);
         partial[which] = parts.pop() ?? '';
-        for (const p of parts) onLine(p);
+        for (const p of parts) onLine(p, which);
       };
       child.stdout.on('data', (c: Buffer) => feed('out', c));
       child.stderr.on('data', (c: Buffer) => feed('err', c));
@@ -109,7 +113,7 @@ export function createExec(base: CreateExecOptions): ExecFn {
       child.on('close', (code, sig) => {
         if (timer) clearTimeout(timer);
         base.signal?.removeEventListener('abort', onAbort);
-        for (const w of ['out', 'err'] as const) if (partial[w]) onLine(partial[w]);
+        for (const w of ['out', 'err'] as const) if (partial[w]) onLine(partial[w], w);
         if (code === 0) {
           resolve({ stdout, stderr });
           return;

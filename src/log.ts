@@ -27,6 +27,8 @@ export interface Logger {
   error(message: string): void;
   /** A line a command printed, indented 7 spaces. */
   output(line: string): void;
+  /** A line printed as it is (classic buildpacks format their own output); `err` lines go to stderr. */
+  raw(line: string, stream?: 'out' | 'err'): void;
   /** Progress of long work; shown only on a TTY, always sent as an event. */
   progress(id: string, label: string, done: number, total: number | null): void;
   /** Ends a progress line (on a TTY, moves to a new line). */
@@ -105,6 +107,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     output(line) {
       const l = scrub(line);
       write(out, INDENT + l, INDENT + l, false);
+      emit({ type: 'output', message: l });
+    },
+    raw(line, stream = 'out') {
+      const l = scrub(line);
+      write(stream === 'err' ? err : out, l, l, stream === 'err');
       emit({ type: 'output', message: l });
     },
     warn(message) {

@@ -29,6 +29,8 @@ export interface ReleaseInput {
   env: Readonly<Record<string, string>>;
   /** The build log. */
   log: Logger;
+  /** The app's config vars alone. */
+  configVars?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface ReleaseInput {
  * buildpacks win per key, and the app's Procfile wins over all of them.
  */
 export async function release(input: ReleaseInput): Promise<ReleaseOutput> {
-  const ctx: ReleaseContext = { appDir: input.appDir, stack: input.stack, env: input.env, log: input.log };
+  const ctx: ReleaseContext = { appDir: input.appDir, stack: input.stack, env: input.env, log: input.log, configVars: input.configVars ?? {} };
   const out: ReleaseOutput = { processTypes: {}, processTypeSources: {}, configVars: {}, addons: [] };
   for (const bp of input.buildpacks) {
     if (!bp.release) continue;

@@ -10,9 +10,11 @@ import { SlugcError, errorMessage } from '../errors.js';
  * is loaded; anything else is passed on as a built-in id.
  */
 export async function loadBuildpackArg(value: string, cwd: string): Promise<Buildpack | string> {
-  const looksLikePath = value.startsWith('.') || value.startsWith('/') || /\.(m?js|cjs)$/.test(value);
-  if (!looksLikePath) return value;
+  const looksLikeModule = /\.(m?js|cjs)$/.test(value) || ((value.startsWith('.') || value.startsWith('/')) && !/\.(tgz|tar\.gz|zip)$/.test(value));
+  if (!looksLikeModule || /^[a-z]+:\/\//.test(value)) return value;
   const file = path.resolve(cwd, value);
+  // A directory is a classic buildpack (bin/compile): the library loads it.
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) return file;
   if (!fs.existsSync(file)) {
     throw new SlugcError('SLUGC_BUILDPACK_LOAD', `Couldn't load the buildpack module ${file}: no such file.`, { hint: 'Pass a path to a JS module or a built-in id such as heroku/nodejs.' });
   }

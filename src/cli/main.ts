@@ -11,6 +11,8 @@ import { createLogger, formatBytes, type Logger } from '../log.js';
 import { slugcVersion } from '../package.js';
 import { hostStack, sourceCommit } from '../stack.js';
 import { loadBuildpackArg } from './load-buildpack.js';
+import { planBuildpacks } from '../buildpack-ref.js';
+import { defaultFetch } from '../download.js';
 import { slugProcessTypes, spawnDyno, unpackSlug } from '../dyno.js';
 import { inspectSlug } from '../inspect.js';
 import fs from 'node:fs';
@@ -111,21 +113,25 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         const stack = opts.stack ?? hostStack();
         const log = createLogger();
         const loaded = await Promise.all(opts.buildpack.map((b) => loadBuildpackArg(b, io.cwd)));
-        const candidates = loaded.length ? resolveBuildpacks(loaded) : [...builtinBuildpacks];
+        const plan = await planBuildpacks(appDir, loaded, { cacheRoot: defaultCacheDir(io.env), fetch: defaultFetch(io.env), log, cwd: io.cwd });
+        const candidates = plan.buildpacks;
         const env = buildEnv({ appDir, stack, commit: sourceCommit(sourceDir, io.env), config: {}, hostEnv: io.env, log });
         let report;
         try {
-          report = await detect({ appDir, buildpacks: candidates, explicit: false, stack, env, log });
+          // Every candidate is asked, so the report shows each answer; an order that was given must all apply.
+          report = await detect({ appDir, buildpacks: candidates, explicit: plan.explicit, ...(plan.source !== 'auto' ? { source: plan.source } : {}), stack, env, log });
         } catch (e) {
           if (!(e instanceof SlugcError) || e.code !== 'SLUGC_NO_BUILDPACK') throw e;
-          report = { source: 'auto' as const, answers: (e.details.answers ?? []) as { id: string; buildpack: string; pass: boolean; detected?: string; reason: string }[], selected: [] as string[], warnings: [] as string[] };
+          report = { source: plan.source, answers: (e.details.answers ?? []) as { id: string; buildpack: string; pass: boolean; detected?: string; reason: string }[], selected: [] as string[], warnings: [] as string[] };
           exitCode = EXIT.failed;
         }
         if (json) {
           io.stdout.write(JSON.stringify({ ok: report.selected.length > 0, ...report }, null, 2) + '\n');
           return;
         }
+        const orderFrom = { explicit: '--buildpack flags', 'app.json': 'app.json buildpacks', '.buildpacks': 'the .buildpacks file', auto: 'auto-detection over the built-in buildpacks (first match wins)' }[report.source];
         io.stdout.write(`-----> Detecting buildpacks for ${sourceDir}\n`);
+        io.stdout.write(`       order: ${orderFrom}\n`);
         for (const a of report.answers) {
           io.stdout.write(`       ${a.pass ? 'yes' : 'no '}  ${a.id}${a.detected ? ` (${a.detected})` : ''}: ${a.reason}\n`);
         }
