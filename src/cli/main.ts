@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { builtinBuildpacks } from '../../buildpacks/index.js';
-import { DEFAULT_CACHE_MAX_BYTES, build, buildEnv, defaultCacheDir, resolveBuildpacks } from '../build.js';
+import { DEFAULT_CACHE_MAX_BYTES, build, buildEnv, defaultCacheDir } from '../build.js';
 import { clearCache, listCache, lockedApps, parseSize, pruneCache } from '../cache/manage.js';
 import { prepareBuildDir } from '../build-dir.js';
 import { detect } from '../detect.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { createRuntimeInstaller, runtimeEnv } from '../../src/runtimes/install.js';
 import { createInventorySource } from '../../src/runtimes/sources/inventory.js';
-import { buildMirror, DEFAULT_DEBIAN_ORIGIN, type BuildMirrorResult } from '../../src/testing/build-mirror.js';
+import { buildMirror, DEFAULT_DEBIAN_ORIGIN } from '../../src/testing/build-mirror.js';
 import { serveMirror, type MirrorServer } from '../../src/testing/mirror-server.js';
 import { hostStack } from '../../src/stack.js';
 import { repoRoot, sandboxBin, sharedCacheDir, tempDir } from '../helpers.js';
@@ -13,11 +13,11 @@ import { repoRoot, sandboxBin, sharedCacheDir, tempDir } from '../helpers.js';
 // The mirror builder turns the stack's Debian Python into a relocatable
 // tarball with an inventory; the inventory source then installs it over
 // loopback HTTP, and it runs with no system Python on PATH.
-let mirror: BuildMirrorResult;
 let server: MirrorServer;
 const mirrorDir = path.join(repoRoot, '.slugc-cache', 'test-mirror-debian');
 beforeAll(async () => {
-  mirror = await buildMirror({ out: mirrorDir, cacheRoot: sharedCacheDir(), node: ['22'], debian: ['python'] });
+  const mirror = await buildMirror({ out: mirrorDir, cacheRoot: sharedCacheDir(), node: ['22'], debian: ['python'] });
+  expect(mirror.inventories.python).toMatch(/^file:\/\//);
   server = await serveMirror(mirrorDir, { maxLifetimeMs: 5 * 60_000 });
 }, 300_000);
 afterAll(() => server?.close());
