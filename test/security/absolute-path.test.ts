@@ -8,9 +8,9 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { craftTar, craftZip, paxHeader, tarHeader } from '../support/craft.js';
-import { SlugcError } from '../../src/errors.js';
 import { extractArchive } from '../../src/extract.js';
 import { tempDir } from '../helpers.js';
+import { archive, refusal } from '../support/security.js';
 
 function sandbox() {
   const base = tempDir('slugc-abs-path-');
@@ -18,24 +18,6 @@ function sandbox() {
   const outside = path.join(base, 'outside');
   fs.mkdirSync(outside);
   return { base, dest, outside };
-}
-
-function archive(base: string, name: string, data: Buffer): string {
-  const file = path.join(base, name);
-  fs.writeFileSync(file, data);
-  return file;
-}
-
-async function refusal(p: Promise<unknown>): Promise<SlugcError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(SlugcError);
-  const e = err as SlugcError;
-  expect(e.code).toBe('SLUGC_UNSAFE_ARCHIVE_PATH');
-  expect(e.message).toMatch(/^Couldn't extract /);
-  return e;
 }
 
 describe('absolute paths', () => {

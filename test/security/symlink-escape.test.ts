@@ -9,9 +9,9 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { craftTar, craftZip } from '../support/craft.js';
-import { SlugcError } from '../../src/errors.js';
 import { extractArchive } from '../../src/extract.js';
 import { tempDir } from '../helpers.js';
+import { archive, refusal } from '../support/security.js';
 
 /** `dest` is `base/a/b/dest`, so `../..` from dest is still inside `base`; `outside` is `base/outside`. */
 function sandbox() {
@@ -21,24 +21,6 @@ function sandbox() {
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   fs.mkdirSync(outside);
   return { base, dest, outside };
-}
-
-function archive(base: string, name: string, data: Buffer): string {
-  const file = path.join(base, name);
-  fs.writeFileSync(file, data);
-  return file;
-}
-
-async function refusal(p: Promise<unknown>): Promise<SlugcError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(SlugcError);
-  const e = err as SlugcError;
-  expect(e.code).toBe('SLUGC_UNSAFE_ARCHIVE_PATH');
-  expect(e.message).toMatch(/^Couldn't extract /);
-  return e;
 }
 
 /** Every path under `dir` (not following symlinks), relative. */

@@ -8,9 +8,9 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { craftTar, craftZip, paxHeader, tarHeader } from '../support/craft.js';
-import { SlugcError } from '../../src/errors.js';
 import { extractArchive, extractTar } from '../../src/extract.js';
 import { tempDir } from '../helpers.js';
+import { archive, refusal } from '../support/security.js';
 
 /** A sandbox: `dest` is two levels down, so `../` and `../../` both stay inside `base`, where we can look. */
 function sandbox() {
@@ -18,25 +18,6 @@ function sandbox() {
   const dest = path.join(base, 'work', 'dest');
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   return { base, dest };
-}
-
-function archive(base: string, name: string, data: Buffer): string {
-  const file = path.join(base, name);
-  fs.writeFileSync(file, data);
-  return file;
-}
-
-async function refusal(p: Promise<unknown>): Promise<SlugcError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(SlugcError);
-  const e = err as SlugcError;
-  expect(e.code).toBe('SLUGC_UNSAFE_ARCHIVE_PATH');
-  expect(e.message).toMatch(/^Couldn't extract /);
-  expect(e.hint).toMatch(/malicious/);
-  return e;
 }
 
 /** Every file under `dir`, relative. */
