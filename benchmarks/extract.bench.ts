@@ -15,14 +15,16 @@
  * once, since the page cache empties within 10-30 s of idling.
  */
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tar from 'tar';
+import { downloadVerified } from '../src/download.js';
 import { extractArchive, extractTar } from '../src/extract.js';
+import { createLogger } from '../src/log.js';
 
 interface Case {
   name: string;
@@ -103,6 +105,19 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
+/** Serves one file on 127.0.0.1 from a child Node process (it stops when told, or after an hour). */
+async function serveInChild(file: string): Promise<{ url: string; close: () => void }> {
+  const code = `
+    const fs = require('node:fs'); const http = require('node:http');
+    const file = process.argv[1]; const size = fs.statSync(file).size;
+    const srv = http.createServer((req, res) => { res.writeHead(200, { 'content-length': size }); fs.createReadStream(file).pipe(res); });
+    srv.listen(0, '127.0.0.1', () => console.log(srv.address().port));
+    setTimeout(() => process.exit(0), 3600e3).unref();`;
+  const child = spawn(process.execPath, ['-e', code, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => child.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim()))));
+  return { url: `http://127.0.0.1:${port}/${encodeURIComponent(path.basename(file))}`, close: () => child.kill() };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { file: { type: 'string' }, runs: { type: 'string', default: '3' } } });
   const runs = Number(values.runs);
@@ -132,7 +147,24 @@ async function main(): Promise<void> {
     },
     { name: 'slugc sha512 (sync read) + extractArchive', run: verifyThen((f, dest) => extractArchive(f, dest, { stripComponents: 1 })) },
   ];
-  const cases = [...extractCases, ...verifyCases];
+  // Download over loopback HTTP (so the network's speed is not measured), verify, extract. The
+  // server runs in a child process: the shell cases block this process's event loop while they run.
+  const server = await serveInChild(file);
+  const url = server.url;
+  const downloadCases: Case[] = [
+    { name: 'curl URL | tar -xz (no verification)', run: sh(`curl -sf "${url}" | tar -xz -C "$2" --strip-components=1`) },
+    { name: 'curl -o F; sha512sum; tar -xzf', run: sh(`curl -sf "${url}" -o "$2.dl" && sha512sum "$2.dl" >/dev/null && tar -xzf "$2.dl" -C "$2" --strip-components=1; r=$?; rm -f "$2.dl"; exit $r`) },
+    {
+      name: 'slugc downloadVerified + extractArchive',
+      run: async (_f, dest) => {
+        const store = `${dest}.store`;
+        const dl = await downloadVerified({ url, checksum: { algorithm: 'sha512', hex: expected }, cacheRoot: store, fetch: globalThis.fetch, log: createLogger(), label: 'node' });
+        await extractArchive(dl.path, dest, { stripComponents: 1 });
+        fs.rmSync(store, { recursive: true, force: true });
+      },
+    },
+  ];
+  const cases = [...extractCases, ...verifyCases, ...downloadCases];
 
   const outRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-bench-extract-'));
   const times = new Map<string, number[]>(cases.map((c) => [c.name, []]));
@@ -158,6 +190,7 @@ async function main(): Promise<void> {
     }
   } finally {
     fs.rmSync(outRoot, { recursive: true, force: true });
+    server.close();
   }
 
   const table = (title: string, list: Case[]) => {
@@ -172,6 +205,7 @@ async function main(): Promise<void> {
   };
   table('Extract', extractCases);
   table('Verify (sha512) + extract', verifyCases);
+  table('Download (loopback HTTP) + verify + extract', downloadCases);
 
   console.log(`\nLoad average after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const distinct = new Set(shapes.values());
