@@ -7,7 +7,7 @@ import { SlugcError } from './errors.js';
 export interface PrepareResult {
   /** Files, dirs and links copied. */
   copied: number;
-  /** Paths left out by `.slugignore` (relative, dirs end in `/`). */
+  /** Paths left out by `.slugignore` (relative, dirs end in `/`); `options.exclude` paths are left out silently. */
   ignored: string[];
   /** `.slugignore` lines that were dropped (negations, which Heroku does not support). */
   droppedPatterns: string[];
@@ -43,7 +43,8 @@ export function readSlugignore(sourceDir: string): { matcher: Ignore | null; dro
  * copied as symlinks (never followed), and files are cloned where the
  * filesystem can (copy-on-write), copied otherwise.
  */
-export function prepareBuildDir(sourceDir: string, buildDir: string): PrepareResult {
+export function prepareBuildDir(sourceDir: string, buildDir: string, options: { exclude?: string[] } = {}): PrepareResult {
+  const exclude = new Set((options.exclude ?? []).map((p) => path.resolve(p)));
   let st: fs.Stats;
   try {
     st = fs.statSync(sourceDir);
@@ -76,6 +77,7 @@ export function prepareBuildDir(sourceDir: string, buildDir: string): PrepareRes
       }
       const src = path.join(sourceDir, childRel);
       const dst = path.join(buildDir, childRel);
+      if (exclude.has(path.resolve(src))) continue; // e.g. the slug being written, when -o points into the app
       if (isDir) {
         fs.mkdirSync(dst, { mode: fs.lstatSync(src).mode & 0o7777 });
         walk(childRel);

@@ -13,7 +13,7 @@ import { parseOrThrow } from './problems.js';
 import { SlugcError, errorMessage, type Stage } from './errors.js';
 import { createLogger, type BuildEvent, type Logger } from './log.js';
 import type { ExecFn } from './exec.js';
-import { packageSlug, type PackageOutput, type SizeLimits } from './package.js';
+import { metadataPathFor, packageSlug, type PackageOutput, type SizeLimits } from './package.js';
 import { readProcfile, release, type ReleaseOutput } from './release.js';
 import { createRuntimeInstaller, hostPlatform } from './runtimes/install.js';
 import { validateMirror } from './runtimes/mirror.js';
@@ -242,7 +242,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const commit = sourceCommit(sourceDir, { SOURCE_VERSION: config.SOURCE_VERSION ?? hostEnv.SOURCE_VERSION });
     await timed('prepare', () => {
       log.step(`Preparing build dir from ${sourceDir}`);
-      const prep = prepareBuildDir(sourceDir, appDir);
+      // A slug written into the app itself (`slugc build . -o slug.tgz`) must not end up in the next slug.
+      const prep = prepareBuildDir(sourceDir, appDir, { exclude: [output, metadataPathFor(output)] });
       if (prep.droppedPatterns.length) log.warn(`.slugignore: negation is not supported, ignored: ${prep.droppedPatterns.join(', ')}`);
       if (prep.ignored.length) log.info(`.slugignore left out ${prep.ignored.length} path${prep.ignored.length > 1 ? 's' : ''}`);
       // Fail fast on a broken Procfile, before a long compile.
