@@ -242,8 +242,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const commit = sourceCommit(sourceDir, { SOURCE_VERSION: config.SOURCE_VERSION ?? hostEnv.SOURCE_VERSION });
     await timed('prepare', () => {
       log.step(`Preparing build dir from ${sourceDir}`);
-      // A slug written into the app itself (`slugc build . -o slug.tgz`) must not end up in the next slug.
-      const prep = prepareBuildDir(sourceDir, appDir, { exclude: [output, metadataPathFor(output)] });
+      // A slug or cache dir inside the app itself (`slugc build . -o slug.tgz`) must not end up in the slug.
+      const prep = prepareBuildDir(sourceDir, appDir, { exclude: [output, metadataPathFor(output), cacheRoot] });
       if (prep.droppedPatterns.length) log.warn(`.slugignore: negation is not supported, ignored: ${prep.droppedPatterns.join(', ')}`);
       if (prep.ignored.length) log.info(`.slugignore left out ${prep.ignored.length} path${prep.ignored.length > 1 ? 's' : ''}`);
       // Fail fast on a broken Procfile, before a long compile.
