@@ -223,16 +223,17 @@ describe('build with custom buildpacks', () => {
   });
 });
 
-describe('a slug written into the app dir itself', () => {
-  it('is not packed into the next slug', async () => {
+describe('a slug and a cache dir inside the app dir itself', () => {
+  it('are not packed into the next slug', async () => {
     const app = writeApp({ 'marker.txt': '' });
     const bp = fakeBuildpack('a');
-    const opts = { cacheDir: tempDir('slugc-cache-'), stack: 'test-1', hostEnv: { PATH: process.env.PATH }, buildpacks: [bp], sourceDir: app, output: path.join(app, 'slug.tgz') };
+    const opts = { cacheDir: path.join(app, '.slugc-cache'), stack: 'test-1', hostEnv: { PATH: process.env.PATH }, buildpacks: [bp], sourceDir: app, output: path.join(app, 'slug.tgz') };
     await build(opts);
     const second = await build(opts);
     const entries = slugEntries(second.slug.path);
     expect(entries).not.toContain('./app/slug.tgz');
     expect(entries).not.toContain('./app/slug.json');
+    expect(entries.filter((e) => e.startsWith('./app/.slugc-cache'))).toEqual([]);
     expect(entries).toContain('./app/marker.txt');
   });
 });
