@@ -57,7 +57,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .description('Build the app in DIR (default .) into a slug.')
     .argument('[dir]', 'the app source dir', '.')
     .option('-o, --output <file>', 'where to write the slug (parent dirs are created)', 'slug.tgz')
-    .option('-b, --buildpack <id|path>', 'a buildpack to run (built-in id or path to a JS module); repeat for several', collect, [])
+    .option('-b, --buildpack <ref>', 'a buildpack to run: built-in id, JS module, classic buildpack dir, .tgz/.zip URL (#sha256=…) or git URL (#ref); repeat for several', collect, [])
     .option('-e, --env <KEY=VALUE>', 'a config var; repeat for several', collect, [])
     .option('--env-file <file>', 'read config vars from a dotenv file')
     .option('--cache-dir <dir>', 'the cache dir (default: $XDG_CACHE_HOME/slugc)')
@@ -99,7 +99,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .command('detect')
     .description("Show every buildpack's answer for the app in DIR, and which would build it.")
     .argument('[dir]', 'the app source dir', '.')
-    .option('-b, --buildpack <id|path>', 'a buildpack to ask (built-in id or path to a JS module); repeat for several', collect, [])
+    .option('-b, --buildpack <ref>', 'a buildpack to ask (same forms as for build); repeat for several', collect, [])
     .option('--stack <name>', 'the stack (default: the host)')
     .option('--json', 'print the report as JSON')
     .action(async (dir: string, opts: { buildpack: string[]; stack?: string; json?: boolean }) => {
