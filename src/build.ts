@@ -21,7 +21,7 @@ import { hostStack, sourceCommit } from './stack.js';
 import { planBuildpacks } from './buildpack-ref.js';
 import { LayerStore } from './cache/layers.js';
 import { acquireLock, type Lock } from './cache/lock.js';
-import { appNamespace, lockedApps, parseSize, pruneCache } from './cache/manage.js';
+import { appNamespace, parseSize, pruneCache } from './cache/manage.js';
 
 /** Options of {@link build}. */
 export interface BuildOptions {
@@ -229,6 +229,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     log.event({ type: 'stage', stage: s, status: 'start' });
     const t = performance.now();
     const r = await f();
+    if (controller.signal.aborted) throw new SlugcError('SLUGC_ABORTED', `Couldn't finish the ${s} stage: the build was interrupted.`, { hint: 'Nothing was kept.' });
     timings[s] = Math.round(performance.now() - t);
     log.event({ type: 'stage', stage: s, status: 'end', ms: timings[s] });
     return r;
@@ -324,9 +325,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       evicted: [],
     };
     if (!noCache) {
-      const locked = lockedApps(cacheRoot);
-      locked.delete(app);
-      const pruned = pruneCache(cacheRoot, { maxBytes: cacheMaxBytes, skipApps: locked, keep: new Set(cache.layers.map((l) => `${app}/${l.buildpack}/${l.layer}`)) });
+      const pruned = pruneCache(cacheRoot, { maxBytes: cacheMaxBytes, ownApp: app, keep: new Set(cache.layers.map((l) => `${app}/${l.buildpack}/${l.layer}`)) });
       cache.evicted = pruned.removed.map(({ app: a, buildpack, layer, size }) => ({ app: a, buildpack, layer, size }));
       for (const r of pruned.removed) log.info(`cache: evicted ${r.app}/${r.buildpack}/${r.layer} (${r.why})`);
     }
@@ -334,6 +333,9 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     keep = Boolean(opts.keepBuildDir);
     return { slug, detect: report, release: released, compile: compiled, timings, log: log.text(), cache, ...(keep ? { buildDir: appDir } : {}) };
   } catch (e) {
+    if (controller.signal.aborted && !(e instanceof SlugcError && e.code === 'SLUGC_ABORTED')) {
+      e = new SlugcError('SLUGC_ABORTED', `Couldn't finish the ${stage} stage: the build was interrupted.`, { hint: 'Nothing was kept: the build dir is removed and no layer was saved half-way.', cause: e });
+    }
     const err =
       e instanceof SlugcError
         ? e
@@ -343,8 +345,9 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     lock?.release();
-    if (keep) fs.rmSync(tmpDir, { recursive: true, force: true });
-    else fs.rmSync(work, { recursive: true, force: true });
+    if (keep) {
+      for (const entry of fs.readdirSync(work)) if (entry !== 'app') fs.rmSync(path.join(work, entry), { recursive: true, force: true });
+    } else fs.rmSync(work, { recursive: true, force: true });
   }
 }
 

@@ -105,8 +105,12 @@ async function fetchArchiveBuildpack(url: string, fragment: string | undefined, 
   const tmp = `${dest}.tmp-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
   try {
     await extractArchive(file, tmp);
-    fs.rmSync(dest, { recursive: true, force: true });
-    fs.renameSync(tmp, dest);
+    if (fs.existsSync(`${dest}.json`)) {
+      fs.rmSync(tmp, { recursive: true, force: true }); // another build finished it first: never replace a copy in use
+    } else {
+      fs.rmSync(dest, { recursive: true, force: true }); // an incomplete one left by a killed build
+      fs.renameSync(tmp, dest);
+    }
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     if (!fs.existsSync(`${dest}.json`)) throw e;
@@ -133,10 +137,9 @@ async function cloneBuildpack(url: string, gitRef: string | undefined, ctx: Buil
     return shellBuildpack(dest, { id: gitRef ? `${url}#${gitRef}` : url });
   }
   if (ctx.offline) throw new SlugcError('SLUGC_OFFLINE', `Couldn't clone the buildpack ${url} offline.`, { hint: 'Build once online so the clone is cached.' });
-  const tmp = `${dest}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
+  const tmp = `${dest}.tmp-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
   fs.mkdirSync(path.dirname(tmp), { recursive: true });
-  const args = ['clone', '--quiet', '--depth', '1', ...(gitRef ? ['--branch', gitRef] : []), url, tmp];
+  const args = ['clone', '--quiet', '--depth', '1', ...(gitRef ? ['--branch', gitRef] : []), '--', url, tmp];
   const r = spawnSync('git', args, { encoding: 'utf8', timeout: 120_000, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
   if (r.status !== 0) {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -145,8 +148,12 @@ async function cloneBuildpack(url: string, gitRef: string | undefined, ctx: Buil
     });
   }
   fs.writeFileSync(path.join(tmp, '.slugc-complete'), '');
-  fs.rmSync(dest, { recursive: true, force: true });
-  fs.renameSync(tmp, dest);
+  if (fs.existsSync(path.join(dest, '.slugc-complete'))) {
+    fs.rmSync(tmp, { recursive: true, force: true }); // another build finished it first: never replace a copy in use
+  } else {
+    fs.rmSync(dest, { recursive: true, force: true });
+    fs.renameSync(tmp, dest);
+  }
   return shellBuildpack(dest, { id: gitRef ? `${url}#${gitRef}` : url });
 }
 

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Buildpack, CompileContext, RuntimeRecord } from './buildpack.js';
 import { SlugcError, errorMessage } from './errors.js';
+import { assertInside } from './inside.js';
 import { createExec, type ExecFn } from './exec.js';
 import { ENV_NAME_PATTERN } from './env-file.js';
 import type { Logger } from './log.js';
@@ -86,10 +87,11 @@ export async function compile(input: CompileInput): Promise<CompileOutput> {
       fetch: input.fetch,
       signal: input.signal,
       async profileD(name, script) {
-        if (!/^[\w.-]+$/.test(name)) throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't write .profile.d/${name}: bad name.`, { hint: 'Use letters, digits, ., _ and -.' });
+        if (!/^\w[\w.-]*$/.test(name)) throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't write .profile.d/${name}: bad name.`, { hint: 'Use letters, digits, ., _ and -.' });
         const dir = path.join(input.appDir, '.profile.d');
-        fs.mkdirSync(dir, { recursive: true });
         const file = path.join(dir, name.endsWith('.sh') ? name : `${name}.sh`);
+        assertInside(input.appDir, file, `.profile.d/${name}`);
+        fs.mkdirSync(dir, { recursive: true });
         fs.writeFileSync(file, script.endsWith('\n') ? script : `${script}\n`, { mode: 0o644 });
       },
       exportEnv(vars) {

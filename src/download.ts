@@ -102,6 +102,7 @@ export async function downloadVerified(opts: DownloadOptions): Promise<DownloadR
       await new Promise((r) => setTimeout(r, BACKOFF_MS * 2 ** (attempt - 1)));
     }
   }
+  if (opts.signal?.aborted) throw new SlugcError('SLUGC_ABORTED', `Couldn't download ${opts.label}: the build was interrupted.`, { hint: 'Nothing was kept.' });
   if (lastError instanceof SlugcError) throw lastError;
   const why = lastError instanceof Error ? lastError.message : String(lastError);
   throw new SlugcError('SLUGC_DOWNLOAD_FAILED', `Couldn't download ${opts.label} from ${opts.url}: ${why}`, {
@@ -177,7 +178,12 @@ async function downloadOnce(opts: DownloadOptions, final: string): Promise<numbe
 export function defaultFetch(env: NodeJS.ProcessEnv = process.env): typeof globalThis.fetch {
   const proxied = env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy;
   if (!proxied) return globalThis.fetch;
-  const dispatcher = new EnvHttpProxyAgent();
+  // From `env`, not process.env: a library caller's hostEnv decides.
+  const dispatcher = new EnvHttpProxyAgent({
+    ...(env.HTTP_PROXY || env.http_proxy ? { httpProxy: (env.HTTP_PROXY || env.http_proxy)! } : {}),
+    ...(env.HTTPS_PROXY || env.https_proxy ? { httpsProxy: (env.HTTPS_PROXY || env.https_proxy)! } : {}),
+    ...(env.NO_PROXY !== undefined || env.no_proxy !== undefined ? { noProxy: env.NO_PROXY ?? env.no_proxy ?? '' } : {}),
+  });
   return ((input: Parameters<typeof globalThis.fetch>[0], init?: RequestInit) =>
     undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as object), dispatcher } as Parameters<typeof undiciFetch>[1])) as unknown as typeof globalThis.fetch;
 }

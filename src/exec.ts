@@ -123,7 +123,8 @@ export function createExec(base: CreateExecOptions): ExecFn {
           return;
         }
         const hint = killedBy === 'timeout' ? `It ran longer than ${options.timeoutMs} ms and was killed.` : options.hint;
-        reject(new CommandFailedError(display, code, sig, tail.join('\n'), hint));
+        // The tail goes into the error (and --json output): secrets out, as in the log.
+        reject(new CommandFailedError(base.log.scrub(display), code, sig, base.log.scrub(tail.join('\n')), hint));
       });
     });
 }

@@ -37,6 +37,8 @@ export interface Logger {
   event(e: BuildEvent): void;
   /** Adds values that must never appear in the log; they print as `[secret]`. */
   redact(values: Iterable<string>): void;
+  /** `text` with every redacted value replaced by `[secret]` (for errors that quote output). */
+  scrub(text: string): string;
   /** Everything printed so far, as plain text (no colour). */
   text(): string;
 }
@@ -141,6 +143,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
     event(e) {
       emit(e);
+    },
+    scrub(text) {
+      return scrub(text);
     },
     redact(values) {
       for (const v of values) if (v.length >= MIN_SECRET_LENGTH) secrets.add(v);

@@ -25,7 +25,9 @@ interface Lockfile {
 export function pruneDevDependencies(appDir: string): PruneResult | null {
   let lock: Lockfile;
   try {
-    lock = JSON.parse(fs.readFileSync(path.join(appDir, 'package-lock.json'), 'utf8')) as Lockfile;
+    // npm-shrinkwrap.json wins over package-lock.json, as for npm ci.
+    const name = fs.existsSync(path.join(appDir, 'npm-shrinkwrap.json')) ? 'npm-shrinkwrap.json' : 'package-lock.json';
+    lock = JSON.parse(fs.readFileSync(path.join(appDir, name), 'utf8')) as Lockfile;
   } catch {
     return null;
   }
@@ -57,7 +59,9 @@ export function pruneDevDependencies(appDir: string): PruneResult | null {
   if (packages.length && fs.existsSync(hidden)) {
     const h = JSON.parse(fs.readFileSync(hidden, 'utf8')) as Lockfile;
     for (const key of packages) delete h.packages?.[key];
-    fs.writeFileSync(hidden, JSON.stringify(h, null, 2) + '\n');
+    // Written beside and renamed: a file is never rewritten in place (it may be shared with a cached copy).
+    fs.writeFileSync(`${hidden}.tmp`, JSON.stringify(h, null, 2) + '\n');
+    fs.renameSync(`${hidden}.tmp`, hidden);
   }
   return { packages, links };
 }

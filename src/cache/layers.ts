@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SlugcError } from '../errors.js';
+import { assertInside } from '../inside.js';
 import type { Logger } from '../log.js';
 import { copyTree, treeSize } from './fs-tree.js';
 
@@ -127,7 +128,7 @@ export class LayerStore {
    * says why in the log.
    */
   open(bp: string, name: string, key: LayerKey, options: LayerOptions = {}): Layer {
-    if (!/^[A-Za-z0-9._-]+$/.test(name)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
       throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't open the layer ${JSON.stringify(name)}: bad name.`, { hint: 'Use letters, digits, ., _ and -.' });
     }
     if (this.opened.some((o) => o.bp === bp && o.layer.name === name)) {
@@ -138,6 +139,7 @@ export class LayerStore {
     if (launch && !dir.startsWith(this.opts.appDir + path.sep)) {
       throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't open the layer ${name}: its path ${options.path} leaves the app dir.`, { hint: 'Give a path inside the app, e.g. node_modules.' });
     }
+    if (launch) assertInside(this.opts.appDir, dir, `the layer ${name}`);
     const stored = path.join(this.bpDir(bp), name);
     const metaFile = `${stored}.json`;
     let state: LayerState;

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +10,8 @@ interface LockOwner {
   pid: number;
   host: string;
   since: string;
+  /** Unique per acquisition: release and takeover check it, so nobody removes a lock they do not hold. */
+  nonce?: string;
 }
 
 /** Options of {@link acquireLock}. */
@@ -49,37 +52,30 @@ export async function acquireLock(dir: string, options: LockOptions = {}): Promi
   let said = false;
   fs.mkdirSync(path.dirname(lockDir), { recursive: true });
   for (;;) {
-    try {
-      fs.mkdirSync(lockDir);
-      const owner: LockOwner = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
-      fs.writeFileSync(ownerFile, JSON.stringify(owner));
-      let released = false;
-      return {
-        release() {
-          if (released) return;
-          released = true;
-          fs.rmSync(lockDir, { recursive: true, force: true });
-        },
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    let owner: LockOwner | null = null;
-    try {
-      owner = JSON.parse(fs.readFileSync(ownerFile, 'utf8')) as LockOwner;
-    } catch {
-      owner = null; // being created right now, or left half-written by a killed process
-    }
+    const held = tryLock(dir);
+    if (held) return held;
+    // null: being created right now, or left half-written by a killed process.
+    const owner = readOwner(ownerFile);
     const stale = owner ? owner.host === os.hostname() && !alive(owner.pid) : lockAgeMs(lockDir) > 5_000;
     if (stale) {
       options.log?.warn(`Taking over a stale cache lock${owner ? ` left by process ${owner.pid}` : ''}.`);
-      // Rename first so two waiters cannot both remove and re-create it.
-      const grave = `${lockDir}.stale-${process.pid}-${Date.now()}`;
+      // Rename first so two waiters cannot both remove and re-create it; then check that what
+      // was renamed is the stale lock seen above, not a fresh one another waiter just made.
+      const grave = `${lockDir}.stale-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
       try {
         fs.renameSync(lockDir, grave);
-        fs.rmSync(grave, { recursive: true, force: true });
       } catch {
-        /* someone else took it over first */
+        continue; // someone else took it over first
+      }
+      const moved = readOwner(path.join(grave, 'owner.json'));
+      if (owner && moved && moved.nonce !== owner.nonce) {
+        try {
+          fs.renameSync(grave, lockDir); // a live lock: put it back
+        } catch {
+          /* the dir was re-created meanwhile; the live owner's release() checks its nonce */
+        }
+      } else {
+        fs.rmSync(grave, { recursive: true, force: true });
       }
       continue;
     }
@@ -103,4 +99,40 @@ function lockAgeMs(lockDir: string): number {
   } catch {
     return 0;
   }
+}
+
+function readOwner(file: string): LockOwner | null {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as LockOwner;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Takes the lock on `dir` if it is free, without waiting; null when another
+ * build holds it.
+ */
+export function tryLock(dir: string): Lock | null {
+  const lockDir = `${dir}.lock`;
+  const ownerFile = path.join(lockDir, 'owner.json');
+  fs.mkdirSync(path.dirname(lockDir), { recursive: true });
+  try {
+    fs.mkdirSync(lockDir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return null;
+    throw e;
+  }
+  const nonce = crypto.randomBytes(8).toString('hex');
+  const owner: LockOwner = { pid: process.pid, host: os.hostname(), since: new Date().toISOString(), nonce };
+  fs.writeFileSync(ownerFile, JSON.stringify(owner));
+  let released = false;
+  return {
+    release() {
+      if (released) return;
+      released = true;
+      // Only our own lock: after a (wrong) takeover it may be someone else's now.
+      if (readOwner(ownerFile)?.nonce === nonce) fs.rmSync(lockDir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { SlugcError } from '../errors.js';
 import { readLayerMetadata, safeName, type LayerKey } from './layers.js';
+import { tryLock, type Lock } from './lock.js';
 import { treeSize } from './fs-tree.js';
 
 /** One cached layer, as `slugc cache ls` shows it. */
@@ -28,7 +30,7 @@ export interface CacheListing {
 
 /** The cache namespace of an app: its name, or the source dir's name and a hash of its real path. */
 export function appNamespace(sourceDir: string, app?: string): string {
-  if (app) return safeName(app);
+  if (app) return validAppName(app);
   let real = path.resolve(sourceDir);
   try {
     real = fs.realpathSync(real);
@@ -36,6 +38,14 @@ export function appNamespace(sourceDir: string, app?: string): string {
     /* keep the resolved path */
   }
   return `${safeName(path.basename(real))}-${crypto.createHash('sha256').update(real).digest('hex').slice(0, 12)}`;
+}
+
+/** An app name as a cache namespace: letters, digits, `.`, `_`, `-`, starting with a letter or digit (so never `.` or `..`). */
+export function validAppName(app: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(app)) {
+    throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't use ${JSON.stringify(app)} as an app name.`, { hint: 'Use letters, digits, ., _ and -, starting with a letter or digit (e.g. my-app).' });
+  }
+  return app;
 }
 
 /** Lists every layer of every app in a cache dir. */
@@ -105,10 +115,27 @@ export interface PruneResult {
  * layers take more than `maxBytes`, the least recently used ones. Apps in
  * `skipApps` (whose builds hold their locks) are left alone.
  */
-export function pruneCache(root: string, options: { maxBytes?: number; skipApps?: Set<string>; keep?: Set<string> } = {}): PruneResult {
-  const removed: PruneResult['removed'] = [];
-  const skip = options.skipApps ?? new Set<string>();
+export function pruneCache(root: string, options: { maxBytes?: number; skipApps?: Set<string>; keep?: Set<string>; ownApp?: string } = {}): PruneResult {
   const appsDir = path.join(root, 'apps');
+  // Hold each app's lock while touching its layers: a build of that app starting now waits,
+  // and an app whose build is running is left alone.
+  const skip = new Set(options.skipApps ?? []);
+  const held: Lock[] = [];
+  for (const app of readdir(appsDir)) {
+    if (app.endsWith('.lock') || app === options.ownApp || skip.has(app) || !isDir(path.join(appsDir, app))) continue;
+    const lock = tryLock(path.join(appsDir, app));
+    if (lock) held.push(lock);
+    else skip.add(app);
+  }
+  try {
+    return pruneLocked(root, appsDir, skip, options);
+  } finally {
+    for (const l of held) l.release();
+  }
+}
+
+function pruneLocked(root: string, appsDir: string, skip: Set<string>, options: { maxBytes?: number; keep?: Set<string> }): PruneResult {
+  const removed: PruneResult['removed'] = [];
   // Leftovers of interrupted saves.
   for (const app of readdir(appsDir)) {
     if (skip.has(app)) continue;
@@ -145,7 +172,7 @@ export function pruneCache(root: string, options: { maxBytes?: number; skipApps?
 
 /** Removes the whole cache, or one app's layers. */
 export function clearCache(root: string, app?: string): void {
-  if (app) fs.rmSync(path.join(root, 'apps', safeName(app)), { recursive: true, force: true });
+  if (app) fs.rmSync(path.join(root, 'apps', validAppName(app)), { recursive: true, force: true });
   else for (const d of ['apps', 'downloads', 'runtimes', 'metadata', 'apt']) fs.rmSync(path.join(root, d), { recursive: true, force: true });
 }
 
@@ -170,9 +197,4 @@ function isDir(d: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Apps whose builds hold their cache lock right now (their layers must not be touched). */
-export function lockedApps(root: string): Set<string> {
-  return new Set(readdir(path.join(root, 'apps')).filter((f) => f.endsWith('.lock')).map((f) => f.slice(0, -5)));
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_CACHE_MAX_BYTES, build, buildEnv, defaultCacheDir } from '../build.js';
-import { clearCache, listCache, lockedApps, parseSize, pruneCache } from '../cache/manage.js';
+import { clearCache, listCache, parseSize, pruneCache } from '../cache/manage.js';
 import { prepareBuildDir } from '../build-dir.js';
 import { detect } from '../detect.js';
 import { parseEnvAssignment, readEnvFile } from '../env-file.js';
@@ -25,8 +25,8 @@ export interface CliIo {
   env: Record<string, string | undefined>;
 }
 
-/** Exit codes: 0 ok, 1 build failed, 2 usage error. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+/** Exit codes: 0 ok, 1 build failed, 2 usage error, 130 interrupted. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -73,7 +73,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       json = Boolean(opts.json);
       const logger = makeLogger(Boolean(opts.quiet));
       const buildpacks = await Promise.all(opts.buildpack.map((b) => loadBuildpackArg(b, io.cwd)));
+      // Ctrl-C or a TERM: stop the buildpack's commands (own process groups), clean up, exit 130.
+      const controller = new AbortController();
+      const onSignal = () => controller.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
       const result = await build({
+        signal: controller.signal,
         sourceDir: path.resolve(io.cwd, dir),
         output: path.resolve(io.cwd, opts.output),
         env: envFrom(opts),
@@ -87,6 +93,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         ...(opts.app ? { app: opts.app } : {}),
         ...(opts.cache === false ? { noCache: true } : {}),
         ...(opts.cacheMaxSize ? { cacheMaxBytes: sizeArg(opts.cacheMaxSize) } : {}),
+      }).finally(() => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       });
       if (json) {
         io.stdout.write(
@@ -244,7 +253,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--json', 'print JSON')
     .action((o: { cacheDir?: string; maxSize?: string; json?: boolean }) => {
       const maxBytes = o.maxSize ? sizeArg(o.maxSize) : io.env.SLUGC_CACHE_MAX_SIZE ? sizeArg(io.env.SLUGC_CACHE_MAX_SIZE) : DEFAULT_CACHE_MAX_BYTES;
-      const r = pruneCache(cacheDirOf(o), { maxBytes, skipApps: lockedApps(cacheDirOf(o)) });
+      const r = pruneCache(cacheDirOf(o), { maxBytes });
       if (o.json) {
         io.stdout.write(JSON.stringify(r, null, 2) + '\n');
         return;
@@ -279,7 +288,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(` !     [${err.code}${where ? `; ${where}` : ''}]\n`);
       if (err.hint) io.stderr.write(` !     Hint: ${err.hint}\n`);
     }
-    return err.code === 'SLUGC_USAGE' ? EXIT.usage : EXIT.failed;
+    return err.code === 'SLUGC_USAGE' ? EXIT.usage : err.code === 'SLUGC_ABORTED' ? EXIT.interrupted : EXIT.failed;
   }
   return exitCode;
 }

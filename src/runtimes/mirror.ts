@@ -45,8 +45,14 @@ export async function fetchDocument<T>(url: string, ctx: SourceContext, init: Re
   return doc;
 }
 
-async function fetchDocumentOnce<T>(url: string, ctx: SourceContext, init: RequestInit, what: string): Promise<T> {
+async function fetchDocumentOnce<T>(url: string, ctx: SourceContext, requestInit: RequestInit, what: string): Promise<T> {
   const target = mirrorUrl(url, ctx.mirror);
+  // Credentials are for the origin: never send them to a mirror on another host.
+  let init = requestInit;
+  if (new URL(target).origin !== new URL(url).origin && init.headers) {
+    const headers = Object.fromEntries(Object.entries(init.headers as Record<string, string>).filter(([k]) => k.toLowerCase() !== 'authorization'));
+    init = { ...init, headers };
+  }
   const cacheFile = path.join(ctx.cacheRoot, 'metadata', `${crypto.createHash('sha256').update(url).digest('hex')}.json`);
   const cached = (): T | undefined => {
     try {
