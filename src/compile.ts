@@ -3,6 +3,8 @@ import path from 'node:path';
 import type { Buildpack, CompileContext, RuntimeRecord } from './buildpack.js';
 import { SlugcError, errorMessage } from './errors.js';
 import { assertInside } from './inside.js';
+import { parseOrThrow } from './problems.js';
+import { stageInputSchema } from './schemas.js';
 import { createExec, type ExecFn } from './exec.js';
 import { ENV_NAME_PATTERN } from './env-file.js';
 import type { Logger } from './log.js';
@@ -62,6 +64,7 @@ export function buildpackCacheName(id: string): string {
  * wrapped with the buildpack's id and the stage.
  */
 export async function compile(input: CompileInput): Promise<CompileOutput> {
+  parseOrThrow(stageInputSchema, input, 'SLUGC_INVALID_INPUT', "Couldn't run compile: invalid input.", 'Pass { appDir, buildpacks, env, stack, cacheRoot, appCacheDir, layers, tmpDir, fetch, log, signal, runtimes }.');
   const runtimes: RuntimeRecord[] = [];
   const exportedEnv: Record<string, string> = {};
   const timings: CompileOutput['timings'] = [];

@@ -1,6 +1,8 @@
 import type { Buildpack, DetectContext } from './buildpack.js';
 import { SlugcError, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
+import { parseOrThrow } from './problems.js';
+import { detectionSchema, stageInputSchema } from './schemas.js';
 
 /** One buildpack's answer to detect. */
 export interface DetectAnswer {
@@ -56,9 +58,10 @@ export interface DetectInput {
 export async function detect(input: DetectInput): Promise<DetectReport> {
   const ctx: DetectContext = { appDir: input.appDir, stack: input.stack, env: input.env, log: input.log, configVars: input.configVars ?? {} };
   const answers: DetectAnswer[] = [];
+  parseOrThrow(stageInputSchema, input, 'SLUGC_INVALID_INPUT', "Couldn't run detect: invalid input.", 'Pass { appDir, buildpacks, stack, env, log }.');
   for (const bp of input.buildpacks) {
     try {
-      const d = await bp.detect(ctx);
+      const d = parseOrThrow(detectionSchema, await bp.detect(ctx), 'SLUGC_BUILDPACK_FAILED', `Couldn't use what ${bp.id}'s detect returned:`, 'detect returns { pass: boolean, name?: string, reason: string }.');
       answers.push({ id: bp.id, buildpack: bp.name, pass: d.pass, ...(d.name ? { detected: d.name } : {}), reason: d.reason });
     } catch (e) {
       answers.push({ id: bp.id, buildpack: bp.name, pass: false, reason: `detect failed: ${errorMessage(e)}` });

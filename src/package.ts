@@ -4,6 +4,17 @@ import type { RuntimeRecord } from './buildpack.js';
 import { SlugcError, errorMessage } from './errors.js';
 import { formatBytes, type Logger } from './log.js';
 import { packDirectory } from './slug/pack.js';
+import { parseOrThrow } from './problems.js';
+import { releaseInfoSchema } from './schemas.js';
+import { z } from 'zod';
+
+const packageInputSchema = z.object({
+  appDir: z.string().min(1),
+  output: z.string().min(1),
+  sourceDateEpoch: z.number().int().nonnegative().optional(),
+  limits: z.object({ warnBytes: z.number().positive(), maxBytes: z.number().positive() }).optional(),
+  metadata: z.object({ process_types: releaseInfoSchema.shape.processTypes.unwrap(), stack: z.object({ name: z.string().min(1) }) }).loose(),
+});
 
 /**
  * The mtime every slug entry gets when `SOURCE_DATE_EPOCH` is unset:
@@ -104,6 +115,7 @@ export function slugcVersion(): string {
  * `./app/`) and writes slug.json beside it.
  */
 export async function packageSlug(input: PackageInput): Promise<PackageOutput> {
+  parseOrThrow(packageInputSchema, input, 'SLUGC_INVALID_INPUT', "Couldn't package the slug: invalid input.", 'Pass { appDir, output, metadata, log }.');
   const output = path.resolve(input.output);
   fs.mkdirSync(path.dirname(output), { recursive: true });
   const limits = input.limits ?? DEFAULT_SIZE_LIMITS;

@@ -3,7 +3,12 @@ import { SlugcError, type ErrorCode } from './errors.js';
 
 /** Every zod issue as `path.to.field: message` (the whole value is `root`). */
 export function zodProblems(error: z.ZodError, root = '(root)'): string[] {
-  return error.issues.map((i) => `${i.path.map(String).join('.') || root}: ${i.message}`);
+  return error.issues.map((i) => {
+    // A bad record key: zod says "Invalid key in record"; the nested issue says what is wrong with it.
+    const nested = (i as { issues?: { message: string }[] }).issues;
+    const message = i.code === 'invalid_key' && nested?.[0] ? nested[0].message : i.message;
+    return `${i.path.map(String).join('.') || root}: ${message}`;
+  });
 }
 
 /**

@@ -4,6 +4,8 @@ import type { Buildpack, ReleaseContext } from './buildpack.js';
 import { wrapBuildpackError } from './compile.js';
 import type { Logger } from './log.js';
 import { parseProcfile, type ProcessTypes } from './procfile.js';
+import { parseOrThrow } from './problems.js';
+import { releaseInfoSchema, stageInputSchema } from './schemas.js';
 
 /** The merged release: what the slug runs. */
 export interface ReleaseOutput {
@@ -39,12 +41,13 @@ export interface ReleaseInput {
  */
 export async function release(input: ReleaseInput): Promise<ReleaseOutput> {
   const ctx: ReleaseContext = { appDir: input.appDir, stack: input.stack, env: input.env, log: input.log, configVars: input.configVars ?? {} };
+  parseOrThrow(stageInputSchema, input, 'SLUGC_INVALID_INPUT', "Couldn't run release: invalid input.", 'Pass { appDir, buildpacks, stack, env, log }.');
   const out: ReleaseOutput = { processTypes: {}, processTypeSources: {}, configVars: {}, addons: [] };
   for (const bp of input.buildpacks) {
     if (!bp.release) continue;
     let info;
     try {
-      info = await bp.release(ctx);
+      info = parseOrThrow(releaseInfoSchema, (await bp.release(ctx)) ?? {}, 'SLUGC_BUILDPACK_FAILED', `Couldn't use the release of ${bp.id}:`, 'release returns { processTypes?, configVars?, addons? }.');
     } catch (e) {
       throw wrapBuildpackError(e, bp, 'release');
     }

@@ -237,3 +237,28 @@ describe('a slug and a cache dir inside the app dir itself', () => {
     expect(entries).toContain('./app/marker.txt');
   });
 });
+
+describe('the stage boundaries', () => {
+  it('refuse a release with a process type the platform would reject, naming it', async () => {
+    const bp = { ...fakeBuildpack('r'), release: async () => ({ processTypes: { 'web server': 'x' } }) };
+    await expect(build({ cacheDir: tempDir(), stack: 't', hostEnv: { PATH: process.env.PATH }, sourceDir: writeApp({ 'marker.txt': '' }), output: path.join(tempDir(), 's.tgz'), buildpacks: [bp] })).rejects.toMatchObject({
+      code: 'SLUGC_BUILDPACK_FAILED',
+      stage: 'release',
+      buildpack: 'r',
+      message: expect.stringMatching(/processTypes\.web server: process type names match/),
+    });
+  });
+
+  it('turn a detect that returns nonsense into a "no" that says so', async () => {
+    const bp = { ...fakeBuildpack('d'), detect: async () => ({ pass: 'yes' }) as never };
+    const r = await detect({ appDir: writeApp({}), buildpacks: [bp], explicit: false, stack: 't', env: {}, log: createLogger() }).catch((e: { details: { answers: unknown[] } }) => e.details.answers);
+    expect(JSON.stringify(r)).toMatch(/detect failed: Couldn't use what d's detect returned:.*pass:/);
+  });
+
+  it('validate their input, listing every problem', async () => {
+    await expect(detect({ appDir: '', buildpacks: [{} as Buildpack], explicit: false, stack: 't', env: {}, log: createLogger() })).rejects.toMatchObject({
+      code: 'SLUGC_INVALID_INPUT',
+      details: { problems: [expect.stringMatching(/^appDir:/), expect.stringMatching(/^buildpacks\.0:/)] },
+    });
+  });
+});
