@@ -6,6 +6,11 @@ need=()
 command -v tar >/dev/null || need+=(tar)
 command -v gzip >/dev/null || need+=(gzip)
 command -v git >/dev/null || need+=(git)
+command -v xz >/dev/null || need+=(xz-utils)      # tar.xz extraction tests
+command -v zstd >/dev/null || need+=(zstd)        # tar.zst extraction tests
+command -v pgrep >/dev/null || need+=(procps)     # process-cleanup tests
+command -v unzip >/dev/null || need+=(unzip)      # zip round-trip tests
+command -v dpkg-deb >/dev/null || need+=(dpkg)    # the debian runtime source
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${need[@]}"
