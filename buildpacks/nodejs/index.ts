@@ -135,17 +135,20 @@ export function createNodejsBuildpack(options: NodejsBuildpackOptions = {}): Bui
         lockfile_sha256: lockfile ? crypto.createHash('sha256').update(fs.readFileSync(lockPath)).digest('hex') : null,
         prebuild: scripts['heroku-prebuild'] ?? null,
       };
-      const deps = ctx.cache.layer('node_modules', depsKey, { path: 'node_modules' });
-      if (lockfile && deps.hit) {
+      // NODE_MODULES_CACHE=false turns the dependency cache off, as on Heroku.
+      const useDepsCache = ctx.env.NODE_MODULES_CACHE !== 'false';
+      if (!useDepsCache) ctx.log.info('NODE_MODULES_CACHE=false: node_modules is not cached');
+      const deps = useDepsCache ? ctx.cache.layer('node_modules', depsKey, { path: 'node_modules' }) : null;
+      if (lockfile && deps?.hit) {
         ctx.log.info(`${lockfile} unchanged: node_modules restored from the cache, npm ci skipped`);
       } else if (lockfile) {
         ctx.log.info(`Running npm ci (${lockfile} found)`);
         await ctx.exec('npm', ['ci', '--include=dev', '--no-audit', '--no-fund'], { hint: 'If package-lock.json is out of sync with package.json, run `npm install` locally and commit the lockfile.' });
-        await deps.save(); // before the build script and pruning change it
+        await deps?.save(); // before the build script and pruning change it
       } else {
         ctx.log.info('Running npm install (no package-lock.json; commit one for repeatable builds)');
         await ctx.exec('npm', ['install', '--include=dev', '--no-audit', '--no-fund']);
-        await deps.save();
+        await deps?.save();
       }
 
       const buildScript = scripts['heroku-postbuild'] ? 'heroku-postbuild' : scripts.build ? 'build' : null;

@@ -96,6 +96,15 @@ describe('rebuilds on the layer cache', () => {
     expect(listCache(b.cacheDir).layers.map((l) => l.app).sort()).toEqual(['other-app', 'other-app', 'test-app', 'test-app']);
   });
 
+  it('honours NODE_MODULES_CACHE=false, as Heroku does', async () => {
+    const b = builder(app());
+    await b.run();
+    const r = await b.run({ env: { npm_config_registry: FAKE_REGISTRY, NODE_MODULES_CACHE: 'false' } });
+    expect(r.cache.layers.map((l) => [l.layer, l.hit])).toEqual([['runtime', true]]);
+    expect(npmRuns(r.log)).toEqual(['fake-npm ci --include=dev --no-audit --no-fund']);
+    expect(r.log).toMatch(/NODE_MODULES_CACHE=false: node_modules is not cached/);
+  });
+
   it('builds with --no-cache without reading or writing the cache', async () => {
     const b = builder(app());
     await b.run();
