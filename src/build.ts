@@ -315,6 +315,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           config_vars: released.configVars,
           addons: released.addons,
           timings: { ...timings, compile_by_buildpack: Object.fromEntries(compiled.timings.map((t) => [t.id, t.ms])) },
+          cache: { app, enabled: !noCache, layers: layers.layers().map(({ buildpack, layer }) => ({ buildpack, layer: layer.name, hit: layer.hit, reason: layer.reason })) },
         },
       });
     });

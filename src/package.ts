@@ -59,6 +59,8 @@ export interface SlugMetadata {
   timings: Record<string, number | Record<string, number>>;
   /** Entries in the tarball and uncompressed bytes. */
   contents: { entries: number; bytes: number };
+  /** What the layer cache did: each layer restored or not, and why. */
+  cache?: { app: string; enabled: boolean; layers: { buildpack: string; layer: string; hit: boolean; reason: string }[] };
   slugc: { version: string };
 }
 

@@ -39,7 +39,8 @@ describe('slugc build of the Node.js fixture app', () => {
     const second = runCli(['build', app, '-o', path.join(out, 'b', 'slug.tgz'), '--cache-dir', cache, '--json']);
     expect(second.code).toBe(0);
     const result = JSON.parse(second.stdout);
-    expect(result).toMatchObject({ ok: true, metadata: { checksum: meta.checksum } });
+    expect(result).toMatchObject({ ok: true, metadata: { checksum: meta.checksum, cache: { enabled: true, layers: [{ layer: 'runtime', hit: true }, { layer: 'node_modules', hit: true }] } } });
+    expect(result.cache.layers.map((l: { state: string }) => l.state)).toEqual(['restored', 'restored']);
     expect(fileSha256(path.join(out, 'b', 'slug.tgz'))).toBe(fileSha256(slug));
     expect(second.stderr).toMatch(/^ {7}cache hit: runtime restored$/m);
     expect(second.stderr).toMatch(/^ {7}package-lock\.json unchanged: node_modules restored from the cache, npm ci skipped$/m);
