@@ -22,8 +22,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tar from 'tar';
-import { downloadVerified } from '../src/download.js';
-import { extractArchive, extractTar } from '../src/extract.js';
+import { downloadVerified } from '../src/net/download.js';
+import { extractArchive, extractTar } from '../src/archive/extract.js';
 import { createLogger } from '../src/log.js';
 
 interface Case {

@@ -7,16 +7,17 @@ import { prepareBuildDir } from './build-dir.js';
 import { isBuildpack, type Buildpack } from './buildpack.js';
 import { compile, type CompileOutput } from './compile.js';
 import { detect, type DetectReport } from './detect.js';
-import { defaultFetch } from './download.js';
+import { defaultFetch } from './net/download.js';
 import { SECRET_NAME_PATTERN } from './env-file.js';
 import { parseOrThrow } from './problems.js';
+import { ENV_NAME_PATTERN, SAFE_NAME_PATTERN } from './names.js';
 import { SlugcError, errorMessage, type Stage } from './errors.js';
 import { createLogger, type BuildEvent, type Logger } from './log.js';
 import type { ExecFn } from './exec.js';
 import { metadataPathFor, packageSlug, type PackageOutput, type SizeLimits } from './package.js';
 import { readProcfile, release, type ReleaseOutput } from './release.js';
 import { createRuntimeInstaller, hostPlatform } from './runtimes/install.js';
-import { validateMirror } from './runtimes/mirror.js';
+import { validateMirror } from './net/mirror.js';
 import { hostStack, sourceCommit } from './stack.js';
 import { planBuildpacks } from './buildpack-ref.js';
 import { LayerStore } from './cache/layers.js';
@@ -107,9 +108,9 @@ const optionsSchema = z.object({
   sourceDir: z.string().min(1),
   output: z.string().min(1).optional(),
   buildpacks: z.array(z.union([z.string().min(1), z.custom<Buildpack>(isBuildpack, 'expected a buildpack object { id, name, detect, compile }')])).optional(),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not a valid variable name'), z.string()).optional(),
+  env: z.record(z.string().regex(ENV_NAME_PATTERN, 'not a valid variable name'), z.string()).optional(),
   cacheDir: z.string().min(1).optional(),
-  stack: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ., _ and -').optional(),
+  stack: z.string().regex(SAFE_NAME_PATTERN, 'letters, digits, ., _ and -').optional(),
   sourceDateEpoch: z.number().int().nonnegative().optional(),
   limits: z.object({ warnBytes: z.number().positive(), maxBytes: z.number().positive() }).optional(),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).step === 'function').optional(),
@@ -118,7 +119,7 @@ const optionsSchema = z.object({
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal).optional(),
   keepBuildDir: z.boolean().optional(),
   exec: fn.optional(),
-  app: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ., _ and -').optional(),
+  app: z.string().regex(SAFE_NAME_PATTERN, 'letters, digits, ., _ and -').optional(),
   noCache: z.boolean().optional(),
   cacheMaxBytes: z.number().int().positive().optional(),
   mirror: z.string().regex(/^(https?|file):\/\//, 'expected an http(s) or file:// URL').optional(),

@@ -4,13 +4,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { findBuiltinBuildpack, builtinBuildpacks } from '../buildpacks/index.js';
 import type { Buildpack } from './buildpack.js';
-import { downloadVerified, fetchUrl } from './download.js';
+import { downloadVerified, fetchUrl } from './net/download.js';
 import { SlugcError, errorMessage } from './errors.js';
-import { extractArchive } from './extract.js';
+import { extractArchive } from './archive/extract.js';
 import type { Logger } from './log.js';
-import { mirrorUrl } from './runtimes/mirror.js';
+import { mirrorUrl } from './net/mirror.js';
 import { shellBuildpack } from './classic.js';
-import { writeFileAtomic } from './cache/layers.js';
+import { writeFileAtomic } from './fs/atomic.js';
 
 /** What {@link resolveBuildpackRef} needs to fetch a buildpack. */
 export interface BuildpackRefContext {

@@ -4,10 +4,10 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { Buildpack, ReleaseInfo } from './buildpack.js';
-import { copyTree } from './cache/fs-tree.js';
+import { copyTree } from './fs/tree.js';
 import { SlugcError } from './errors.js';
 import { createExec } from './exec.js';
-import { ENV_NAME_PATTERN } from './env-file.js';
+import { ENV_NAME_PATTERN, safeName } from './names.js';
 import { createLogger } from './log.js';
 import { parseOrThrow } from './problems.js';
 
@@ -73,16 +73,16 @@ export function shellBuildpack(dir: string, options: ShellBuildpackOptions = {})
     },
     async compile(ctx) {
       // A writable copy: classic buildpacks write `export` (and sometimes more) into their own dir.
-      const work = path.join(ctx.tmpDir, 'buildpacks', id.replace(/[^A-Za-z0-9._-]+/g, '_'));
+      const work = path.join(ctx.tmpDir, 'buildpacks', safeName(id));
       fs.rmSync(work, { recursive: true, force: true });
       copyTree(root, work, 'copy');
-      const envDir = path.join(ctx.tmpDir, 'env', id.replace(/[^A-Za-z0-9._-]+/g, '_'));
+      const envDir = path.join(ctx.tmpDir, 'env', safeName(id));
       fs.rmSync(envDir, { recursive: true, force: true });
       fs.mkdirSync(envDir, { recursive: true, mode: 0o700 });
       for (const [k, v] of Object.entries(ctx.configVars ?? {})) {
         if (ENV_NAME_PATTERN.test(k)) fs.writeFileSync(path.join(envDir, k), v, { mode: 0o600 });
       }
-      const logFile = path.join(ctx.tmpDir, `buildpack-log-${id.replace(/[^A-Za-z0-9._-]+/g, '_')}`);
+      const logFile = path.join(ctx.tmpDir, `buildpack-log-${safeName(id)}`);
       const timeoutMs = Number(ctx.env.SLUGC_BUILDPACK_TIMEOUT_MS) || options.timeoutMs || DEFAULT_CLASSIC_TIMEOUT_MS;
       try {
         await ctx.exec(path.join(work, 'bin', 'compile'), [ctx.appDir, ctx.cacheDir, envDir], {

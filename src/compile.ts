@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Buildpack, CompileContext, RuntimeRecord } from './buildpack.js';
 import { SlugcError, errorMessage } from './errors.js';
-import { assertInside } from './inside.js';
+import { assertInside } from './fs/inside.js';
 import { parseOrThrow } from './problems.js';
 import { stageInputSchema } from './schemas.js';
 import { createExec, type ExecFn } from './exec.js';
-import { ENV_NAME_PATTERN } from './env-file.js';
+import { ENV_NAME_PATTERN, safeName } from './names.js';
 import type { Logger } from './log.js';
 import type { RuntimeInstaller } from './runtimes/install.js';
 import type { LayerStore } from './cache/layers.js';
@@ -53,10 +53,6 @@ export interface CompileOutput {
   timings: { id: string; ms: number }[];
 }
 
-/** The per-buildpack cache dir name: the id with anything unsafe replaced. */
-export function buildpackCacheName(id: string): string {
-  return id.replace(/[^A-Za-z0-9._-]+/g, '_');
-}
 
 /**
  * Runs each buildpack's `compile` in order in the build dir. Env that one
@@ -71,7 +67,7 @@ export async function compile(input: CompileInput): Promise<CompileOutput> {
   for (const bp of input.buildpacks) {
     const started = performance.now();
     const env: Record<string, string> = { ...input.env, ...exportedEnv };
-    const cacheDir = path.join(input.appCacheDir, 'buildpacks', buildpackCacheName(bp.id));
+    const cacheDir = path.join(input.appCacheDir, 'buildpacks', safeName(bp.id));
     fs.mkdirSync(cacheDir, { recursive: true });
     const ctx: CompileContext = {
       appDir: input.appDir,

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import fs from 'node:fs';
 import path from 'node:path';
 import { SlugcError } from './errors.js';
-import { extractArchive } from './extract.js';
+import { extractArchive } from './archive/extract.js';
 import { metadataPathFor } from './package.js';
 import { readProcfile } from './release.js';
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { SlugcError } from './errors.js';
 
 /** Config var names as a shell accepts them. */
-export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+import { ENV_NAME_PATTERN } from './names.js';
 
 /**
  * Parses dotenv-style text: `KEY=value` lines, optional `export ` prefix,

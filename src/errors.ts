@@ -4,6 +4,8 @@
  * `hint` that says what to do about it.
  */
 
+import { indentLines } from './text.js';
+
 /** Stable error codes. docs/errors.md lists each with its meaning. */
 export type ErrorCode =
   | 'SLUGC_USAGE'
@@ -88,7 +90,7 @@ export class CommandFailedError extends SlugcError {
 
   constructor(command: string, exitCode: number | null, signal: string | null, outputTail: string, hint?: string) {
     const how = exitCode === null ? `was killed by ${signal ?? 'a signal'}` : `exited with code ${exitCode}`;
-    super('SLUGC_COMMAND_FAILED', `Couldn't run \`${command}\`: it ${how}.\n${indentTail(outputTail)}`, {
+    super('SLUGC_COMMAND_FAILED', `Couldn't run \`${command}\`: it ${how}.\n${indentLines(outputTail)}`, {
       hint: hint ?? 'Read the output above; run the same command locally in the app dir to reproduce it.',
       details: { command, exitCode, signal, outputTail },
     });
@@ -126,10 +128,6 @@ export class ChecksumMismatchError extends SlugcError {
   }
 }
 
-function indentTail(tail: string): string {
-  const lines = tail.replace(/\s+$/, '').split('\n');
-  return lines.map((l) => `       ${l}`).join('\n');
-}
 
 /** True when `e` is a {@link SlugcError}. */
 export function isSlugcError(e: unknown): e is SlugcError {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { CommandFailedError, SlugcError } from './errors.js';
 import type { Logger } from './log.js';
+import { TAIL_LINES, outputTail } from './text.js';
 
 /** Options of one {@link ExecFn} call. */
 export interface ExecOptions {
@@ -34,7 +35,6 @@ export interface ExecResult {
 export type ExecFn = (command: string, args: string[], options?: ExecOptions) => Promise<ExecResult>;
 
 /** How many output lines a failure shows. */
-const TAIL_LINES = 40;
 /** How much stdout/stderr a result keeps in memory; the log gets all of it. */
 const MAX_CAPTURE = 4 * 1024 * 1024;
 
@@ -124,7 +124,7 @@ export function createExec(base: CreateExecOptions): ExecFn {
         }
         const hint = killedBy === 'timeout' ? `It ran longer than ${options.timeoutMs} ms and was killed.` : options.hint;
         // The tail goes into the error (and --json output): secrets out, as in the log.
-        reject(new CommandFailedError(base.log.scrub(display), code, sig, base.log.scrub(tail.join('\n')), hint));
+        reject(new CommandFailedError(base.log.scrub(display), code, sig, base.log.scrub(outputTail(tail.join('\n'))), hint));
       });
     });
 }

@@ -7,11 +7,11 @@ export { prepareBuildDir, readSlugignore, type PrepareResult } from './build-dir
 export { isBuildpack, type Buildpack, type BaseContext, type CompileContext, type DetectContext, type Detection, type ReleaseContext, type ReleaseInfo, type RuntimeRecord } from './buildpack.js';
 export { compile, type CompileInput, type CompileOutput } from './compile.js';
 export { detect, type DetectAnswer, type DetectInput, type DetectReport } from './detect.js';
-export { downloadVerified, defaultFetch, parseChecksum, formatChecksum, type Checksum, type DownloadOptions, type DownloadResult } from './download.js';
+export { downloadVerified, defaultFetch, parseChecksum, formatChecksum, type Checksum, type DownloadOptions, type DownloadResult } from './net/download.js';
 export { parseEnvText, readEnvFile, parseEnvAssignment } from './env-file.js';
 export { CommandFailedError, ChecksumMismatchError, SlugcError, VersionUnsatisfiableError, isSlugcError, type ErrorCode, type SlugcErrorOptions, type Stage } from './errors.js';
 export { type ExecFn, type ExecOptions, type ExecResult } from './exec.js';
-export { detectArchiveFormat, extractArchive, extractTar, type ExtractArchiveOptions, type ExtractFormat, type ExtractOptions, type ExtractResult } from './extract.js';
+export { detectArchiveFormat, extractArchive, extractTar, type ExtractArchiveOptions, type ExtractFormat, type ExtractOptions, type ExtractResult } from './archive/extract.js';
 export { createLogger, formatBytes, type BuildEvent, type Logger, type LoggerOptions } from './log.js';
 export { DEFAULT_SIZE_LIMITS, DEFAULT_SOURCE_DATE_EPOCH, metadataPathFor, packageSlug, type PackageInput, type PackageOutput, type SizeLimits, type SlugMetadata } from './package.js';
 export { PROCESS_TYPE_PATTERN, parseProcfile, type ProcessTypes } from './procfile.js';
@@ -26,7 +26,7 @@ export { appNamespace, clearCache, listCache, pruneCache, parseSize, type CacheE
 export { DEFAULT_CACHE_MAX_BYTES, type BuildCacheReport } from './build.js';
 export { createRuntimeInstaller, hostPlatform, runtimeEnv, type InstalledRuntimeResult, type RuntimeInstaller, type RuntimeRequest } from './runtimes/install.js';
 export { INVENTORY_SCHEMA_VERSION, inventorySchema, parseInventory, type Inventory } from './runtimes/inventory.js';
-export { fetchDocument, mirrorUrl, validateMirror } from './runtimes/mirror.js';
+export { fetchDocument, mirrorUrl, validateMirror } from './net/mirror.js';
 export { nearestVersions, requestToRange, resolveRuntime, type ResolveOptions, type ResolvedRuntime } from './runtimes/resolve.js';
 export { createInventorySource } from './runtimes/sources/inventory.js';
 export { createNpmSource, registryConfig, type RegistryConfig } from './runtimes/sources/npm.js';

@@ -1,3 +1,4 @@
+import { ENV_NAME_PATTERN } from './names.js';
 import { z } from 'zod';
 import { isBuildpack, type Buildpack } from './buildpack.js';
 import { PROCESS_TYPE_PATTERN } from './procfile.js';
@@ -12,7 +13,7 @@ export const detectionSchema = z.object({
 /** What a buildpack's `release` must return. */
 export const releaseInfoSchema = z.object({
   processTypes: z.record(z.string().regex(PROCESS_TYPE_PATTERN, `process type names match ${PROCESS_TYPE_PATTERN.source}`), z.string().min(1)).optional(),
-  configVars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not a valid variable name'), z.string()).optional(),
+  configVars: z.record(z.string().regex(ENV_NAME_PATTERN, 'not a valid variable name'), z.string()).optional(),
   addons: z.array(z.string().min(1)).optional(),
 });
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { craftTar, craftZip, tarHeader, type CraftEntry } from './support/craft.js';
 import { TarReader, type TarEntryHeader } from '../src/archive/tar-reader.js';
 import { SlugcError } from '../src/errors.js';
-import { detectArchiveFormat, extractArchive, extractTar } from '../src/extract.js';
+import { detectArchiveFormat, extractArchive, extractTar } from '../src/archive/extract.js';
 import { tempDir } from './helpers.js';
 
 function run(cmd: string, args: string[], cwd?: string): void {

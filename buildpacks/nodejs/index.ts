@@ -8,7 +8,7 @@ import { nearestVersions } from '../../src/runtimes/resolve.js';
 import { createInventorySource } from '../../src/runtimes/sources/inventory.js';
 import { createNpmSource, fetchPackument, packumentArtifacts, registryConfig, type RegistryConfig } from '../../src/runtimes/sources/npm.js';
 import type { RuntimeArtifact, RuntimeSource } from '../../src/runtimes/types.js';
-import { copyTree } from '../../src/cache/fs-tree.js';
+import { copyTree } from '../../src/fs/tree.js';
 import { readPackageJson, type PackageJson } from './package-json.js';
 import { pruneDevDependencies } from './prune.js';
 

@@ -2,9 +2,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SlugcError } from '../errors.js';
-import { assertInside } from '../inside.js';
+import { assertInside } from '../fs/inside.js';
 import type { Logger } from '../log.js';
-import { copyTree, treeSize } from './fs-tree.js';
+import { writeFileAtomic } from '../fs/atomic.js';
+import { copyTree, treeSize } from '../fs/tree.js';
+import { SAFE_NAME_PATTERN, safeName } from '../names.js';
 
 /** Why a layer is what it is: restored from the cache, or empty and why. */
 export type LayerState = 'restored' | 'new' | 'key-changed' | 'metadata-unreadable' | 'incomplete' | 'disabled';
@@ -66,10 +68,6 @@ export interface LayerMetadata {
 /** The file inside a layer dir that ties it to its metadata. */
 const ID_FILE = '.slugc-layer-id';
 
-/** A buildpack id as a directory name. */
-export function safeName(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]+/g, '_');
-}
 
 /** Shortens long key values for messages. */
 function show(v: unknown): string {
@@ -128,7 +126,7 @@ export class LayerStore {
    * says why in the log.
    */
   open(bp: string, name: string, key: LayerKey, options: LayerOptions = {}): Layer {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+    if (!SAFE_NAME_PATTERN.test(name)) {
       throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't open the layer ${JSON.stringify(name)}: bad name.`, { hint: 'Use letters, digits, ., _ and -.' });
     }
     if (this.opened.some((o) => o.bp === bp && o.layer.name === name)) {
@@ -257,19 +255,6 @@ function sameId(stored: string, id: string): boolean {
 
 function sortKeys(k: LayerKey): LayerKey {
   return Object.fromEntries(Object.entries(k).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-/** Writes a file beside, fsyncs it, and renames it into place. */
-export function writeFileAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
 }
 
 /** Updates a layer's `lastUsed`, for least-recently-used eviction. */

@@ -2,9 +2,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SlugcError } from '../errors.js';
-import { readLayerMetadata, safeName, type LayerKey } from './layers.js';
+import { readLayerMetadata, type LayerKey } from './layers.js';
+import { safeName } from '../names.js';
 import { tryLock, type Lock } from './lock.js';
-import { treeSize } from './fs-tree.js';
+import { treeSize } from '../fs/tree.js';
 
 /** One cached layer, as `slugc cache ls` shows it. */
 export interface CacheEntry {

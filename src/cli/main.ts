@@ -11,7 +11,7 @@ import { slugcVersion } from '../package.js';
 import { hostStack, sourceCommit } from '../stack.js';
 import { loadBuildpackArg } from './load-buildpack.js';
 import { planBuildpacks } from '../buildpack-ref.js';
-import { defaultFetch } from '../download.js';
+import { defaultFetch } from '../net/download.js';
 import { slugProcessTypes, spawnDyno, unpackSlug } from '../dyno.js';
 import { inspectSlug } from '../inspect.js';
 import fs from 'node:fs';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseChecksum } from '../download.js';
+import { parseChecksum } from '../net/download.js';
 import { parseOrThrow } from '../problems.js';
 import type { RuntimeArtifact } from './types.js';
 

@@ -12,6 +12,7 @@ import { SlugcError } from '../errors.js';
 import type { ExecFn, ExecOptions } from '../exec.js';
 import { createLogger, type BuildEvent } from '../log.js';
 import { hostStack } from '../stack.js';
+import { indentLines, outputTail } from '../text.js';
 import { trackDir, trackProcessGroup, untrackProcessGroup } from './cleanup.js';
 
 /** A file in an inline app: its contents, or a mode with contents, or a symlink. */
@@ -347,8 +348,7 @@ export async function startProcess(run: BuildRun | { slugPath: string; release: 
 }
 
 function indent(s: string): string {
-  const lines = s.trimEnd().split('\n').slice(-30);
-  return lines.map((l) => `       ${l}`).join('\n') || '       (no output)';
+  return indentLines(outputTail(s)) || '       (no output)';
 }
 
 function answers(port: number): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mirrorUrl, validateMirror } from '../../src/runtimes/mirror.js';
+import { mirrorUrl, validateMirror } from '../../src/net/mirror.js';
 
 describe('mirrorUrl', () => {
   it('maps https://host/path to <mirror>/host/path', () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { build, createLogger, type Buildpack, type SlugcError } from '../../src/index.js';
 import { appNamespace, clearCache } from '../../src/cache/manage.js';
-import { fetchDocument } from '../../src/runtimes/mirror.js';
+import { fetchDocument } from '../../src/net/mirror.js';
 import { nodejsBuildpack } from '../../buildpacks/index.js';
 import { FAKE_REGISTRY, fakeRegistry } from '../fake-npm-registry.js';
 import { cliBin, tempDir, treeHash, writeApp } from '../helpers.js';

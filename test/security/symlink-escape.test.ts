@@ -9,7 +9,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { craftTar, craftZip } from '../support/craft.js';
-import { extractArchive } from '../../src/extract.js';
+import { extractArchive } from '../../src/archive/extract.js';
 import { tempDir } from '../helpers.js';
 import { archive, refusal } from '../support/security.js';
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { craftTar, craftZip, paxHeader, tarHeader } from '../support/craft.js';
-import { extractArchive, extractTar } from '../../src/extract.js';
+import { extractArchive, extractTar } from '../../src/archive/extract.js';
 import { tempDir } from '../helpers.js';
 import { archive, refusal } from '../support/security.js';
 

@@ -1,6 +1,6 @@
-import { downloadVerified, parseChecksum } from '../../download.js';
-import { extractArchive } from '../../extract.js';
-import { mirrorUrl } from '../mirror.js';
+import { downloadVerified, parseChecksum } from '../../net/download.js';
+import { extractArchive } from '../../archive/extract.js';
+import { mirrorUrl } from '../../net/mirror.js';
 import type { InstalledRuntime, RuntimeArtifact, SourceContext } from '../types.js';
 
 /**

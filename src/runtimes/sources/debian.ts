@@ -63,6 +63,7 @@ import { acquireLock } from '../../cache/lock.js';
 import { ChecksumMismatchError, SlugcError } from '../../errors.js';
 import { formatBytes } from '../../log.js';
 import { hostStack } from '../../stack.js';
+import { indentLines, outputTail } from '../../text.js';
 import type { InstalledRuntime, RuntimeArtifact, RuntimeSource, SourceContext } from '../types.js';
 import {
   DEBIAN_ARCHES,
@@ -156,7 +157,6 @@ export function debianAptOptions(p: DebianAptPaths, extra: readonly string[] = [
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const TAIL_LINES = 20;
 
 /** Creates the `debian` runtime source. */
 export function createDebianSource(options: DebianSourceOptions = {}): RuntimeSource {
@@ -184,14 +184,14 @@ export function createDebianSource(options: DebianSourceOptions = {}): RuntimeSo
   };
 
   const aptFailed = (what: string, r: { code: number | null; stdout: string; stderr: string; error?: Error }, command: string, hint: string): SlugcError => {
-    const tail = outputTail(r);
+    const tail = outputTail(`${r.stdout}\n${r.stderr}`);
     const bin = command.split(' ')[0]!;
     const why = r.error
       ? (r.error as NodeJS.ErrnoException).code === 'ENOENT'
         ? `${bin} is not installed`
         : `${bin} could not run (${r.error.message})`
       : `\`${command}\` exited with code ${r.code}`;
-    return new SlugcError('SLUGC_DOWNLOAD_FAILED', `Couldn't ${what}: ${why}.${tail ? `\n${indent(tail)}` : ''}`, {
+    return new SlugcError('SLUGC_DOWNLOAD_FAILED', `Couldn't ${what}: ${why}.${tail ? `\n${indentLines(tail)}` : ''}`, {
       hint: r.error ? `The debian source needs apt (apt-get, apt-cache) and dpkg-deb on the build host; install them or use another runtime source.` : hint,
       details: { command, exitCode: r.code, outputTail: tail },
     });
@@ -434,8 +434,8 @@ export function createDebianSource(options: DebianSourceOptions = {}): RuntimeSo
       for (const ref of refs) {
         const r = await run(dpkgDeb, ['-x', path.join(storeDir, ref.sha256), dest], { env: aptEnv(), ...(ctx.signal ? { signal: ctx.signal } : {}) });
         if (r.code !== 0) {
-          const tail = outputTail(r);
-          throw new SlugcError('SLUGC_COMMAND_FAILED', `Couldn't unpack ${ref.name} ${ref.version}: ${r.error ? r.error.message : `dpkg-deb exited with code ${r.code}`}.${tail ? `\n${indent(tail)}` : ''}`, {
+          const tail = outputTail(`${r.stdout}\n${r.stderr}`);
+          throw new SlugcError('SLUGC_COMMAND_FAILED', `Couldn't unpack ${ref.name} ${ref.version}: ${r.error ? r.error.message : `dpkg-deb exited with code ${r.code}`}.${tail ? `\n${indentLines(tail)}` : ''}`, {
             hint: r.error ? 'The debian source needs dpkg-deb on the build host.' : 'The cached .deb may be damaged: delete it from the cache and build again.',
             details: { package: ref.name, outputTail: tail },
           });
@@ -534,16 +534,4 @@ async function sha256File(file: string): Promise<string> {
   const h = crypto.createHash('sha256');
   for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
   return h.digest('hex');
-}
-
-function outputTail(r: { stdout: string; stderr: string }): string {
-  const lines = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.trim());
-  return lines.slice(-TAIL_LINES).join('\n');
-}
-
-function indent(s: string): string {
-  return s
-    .split('\n')
-    .map((l) => `       ${l}`)
-    .join('\n');
 }

@@ -1,5 +1,5 @@
 import { parseInventory, inventoryArtifacts, type Inventory } from '../inventory.js';
-import { fetchDocument } from '../mirror.js';
+import { fetchDocument } from '../../net/mirror.js';
 import type { RuntimeSource, SourceContext } from '../types.js';
 import { installArchive } from './archive.js';
 

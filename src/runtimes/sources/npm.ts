@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
 import { SlugcError } from '../../errors.js';
-import { fetchDocument } from '../mirror.js';
+import { fetchDocument } from '../../net/mirror.js';
 import type { RuntimeArtifact, RuntimeSource, SourceContext } from '../types.js';
 import { installArchive } from './archive.js';
 

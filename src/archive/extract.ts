@@ -8,13 +8,13 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { DecompressError, MissingToolError, detectArchiveFormat, streamTar, type ExtractFormat } from './archive/formats.js';
-import { SafeWriter, UnsafeEntryError } from './archive/safe-writer.js';
-import { TarReader, type TarDataSink, type TarEntryHeader } from './archive/tar-reader.js';
-import { extractZip } from './archive/zip.js';
-import { SlugcError, errorMessage } from './errors.js';
+import { DecompressError, MissingToolError, detectArchiveFormat, streamTar, type ExtractFormat } from './formats.js';
+import { SafeWriter, UnsafeEntryError } from './safe-writer.js';
+import { TarReader, type TarDataSink, type TarEntryHeader } from './tar-reader.js';
+import { extractZip } from './zip.js';
+import { SlugcError, errorMessage } from '../errors.js';
 
-export { detectArchiveFormat, type ExtractFormat } from './archive/formats.js';
+export { detectArchiveFormat, type ExtractFormat } from './formats.js';
 
 /** Options of {@link extractTar}. */
 export interface ExtractOptions {

@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fetchUrl, reachableOffline } from '../download.js';
+import { fetchUrl, reachableOffline } from './download.js';
 import { SlugcError } from '../errors.js';
-import type { SourceContext } from './types.js';
+import type { SourceContext } from '../runtimes/types.js';
 
 /**
  * Rewrites an artifact URL to the mirror: `https://host/path` becomes

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { SlugcError } from './errors.js';
+import { SlugcError } from '../errors.js';
 
 /**
  * Checks that `target` lies inside `root` and that no existing path

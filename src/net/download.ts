@@ -4,8 +4,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
-import { ChecksumMismatchError, SlugcError } from './errors.js';
-import type { Logger } from './log.js';
+import { ChecksumMismatchError, SlugcError } from '../errors.js';
+import type { Logger } from '../log.js';
 
 /** An expected checksum: `sha256` or `sha512` with its digest. */
 export interface Checksum {
