@@ -1,7 +1,11 @@
-import type { Buildpack } from '../src/buildpack.js';
+/**
+ * `slugc/buildpacks`: the built-in buildpacks, in auto-detection order.
+ * Each imports only `slugc/sdk`.
+ */
+import type { Buildpack } from 'slugc/sdk';
 import { nodejsBuildpack } from './nodejs/index.js';
 
-export { createNodejsBuildpack, nodejsBuildpack, DEFAULT_NODE_MAJOR, type NodejsBuildpackOptions } from './nodejs/index.js';
+export { createNodejsBuildpack, nodejsBuildpack, DEFAULT_NODE_MAJOR, NODE_HOME, type NodejsBuildpackOptions } from './nodejs/index.js';
 
 /** The built-in buildpacks, in auto-detection order. */
 export const builtinBuildpacks: readonly Buildpack[] = [nodejsBuildpack];

@@ -2,11 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { builtinBuildpacks, findBuiltinBuildpack } from '../buildpacks/index.js';
 import { prepareBuildDir } from './build-dir.js';
 import { isBuildpack, type Buildpack } from './buildpack.js';
 import { compile, type CompileOutput } from './compile.js';
-import { detect, type DetectReport } from './detect.js';
+import { detect, detectFailure, type DetectReport } from './detect.js';
 import { defaultFetch } from './net/download.js';
 import { SECRET_NAME_PATTERN } from './env-file.js';
 import { parseOrThrow } from './problems.js';
@@ -19,7 +18,7 @@ import { readProcfile, release, type ReleaseOutput } from './release.js';
 import { createRuntimeInstaller, hostPlatform } from './runtimes/install.js';
 import { validateMirror } from './net/mirror.js';
 import { hostStack, sourceCommit } from './stack.js';
-import { planBuildpacks } from './buildpack-ref.js';
+import { buildpackIds, findBuildpack, planBuildpacks } from './buildpack-ref.js';
 import { LayerStore } from './cache/layers.js';
 import { acquireLock, type Lock } from './cache/lock.js';
 import { appNamespace, parseSize, pruneCache } from './cache/manage.js';
@@ -30,8 +29,14 @@ export interface BuildOptions {
   sourceDir: string;
   /** Where slug.tgz goes (parent dirs created); slug.json is written beside it. Default `./slug.tgz`. */
   output?: string;
-  /** Buildpacks to run, in order: objects, or ids of built-ins (`heroku/nodejs`). Default: auto-detect. */
+  /** Buildpacks to run, in order: objects, or ids of `builtins` (`heroku/nodejs`), dirs and URLs of classic buildpacks. Default: auto-detect over `builtins`. */
   buildpacks?: (Buildpack | string)[];
+  /**
+   * The buildpacks ids resolve to and auto-detection asks, in order. The
+   * `build` of `slugc` defaults to slugc's built-in buildpacks; this stage
+   * function knows none of its own (default: none).
+   */
+  builtins?: readonly Buildpack[];
   /** Config vars, as on the platform. */
   env?: Record<string, string>;
   /** The cache dir, shared between builds of the same app. Default `$XDG_CACHE_HOME/slugc` or `~/.cache/slugc`. */
@@ -108,6 +113,7 @@ const optionsSchema = z.object({
   sourceDir: z.string().min(1),
   output: z.string().min(1).optional(),
   buildpacks: z.array(z.union([z.string().min(1), z.custom<Buildpack>(isBuildpack, 'expected a buildpack object { id, name, detect, compile }')])).optional(),
+  builtins: z.array(z.custom<Buildpack>(isBuildpack, 'expected a buildpack object { id, name, detect, compile }')).optional(),
   env: z.record(z.string().regex(ENV_NAME_PATTERN, 'not a valid variable name'), z.string()).optional(),
   cacheDir: z.string().min(1).optional(),
   stack: z.string().regex(SAFE_NAME_PATTERN, 'letters, digits, ., _ and -').optional(),
@@ -178,14 +184,14 @@ export function buildEnv(opts: {
   return env;
 }
 
-/** Resolves `--buildpack` values (objects or built-in ids) to buildpack objects. */
-export function resolveBuildpacks(list: (Buildpack | string)[]): Buildpack[] {
+/** Resolves `--buildpack` values (objects, or ids of `builtins`) to buildpack objects. */
+export function resolveBuildpacks(list: (Buildpack | string)[], builtins: readonly Buildpack[]): Buildpack[] {
   return list.map((b) => {
     if (typeof b !== 'string') return b;
-    const found = findBuiltinBuildpack(b);
+    const found = findBuildpack(builtins, b);
     if (!found) {
       throw new SlugcError('SLUGC_BUILDPACK_LOAD', `Couldn't find the buildpack ${JSON.stringify(b)}.`, {
-        hint: `Built-in buildpacks: ${builtinBuildpacks.flatMap((x) => [x.id, ...(x.aliases ?? [])]).join(', ')}. The CLI also takes a path to a JS module.`,
+        hint: `Built-in buildpacks: ${buildpackIds(builtins)}. The CLI also takes a path to a JS module.`,
       });
     }
     return found;
@@ -258,11 +264,13 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const offline = opts.offline ?? ['1', 'true'].includes((config.SLUGC_OFFLINE ?? hostEnv.SLUGC_OFFLINE ?? '').toLowerCase());
     let candidates: Buildpack[] = [];
     const report = await timed('detect', async () => {
-      const plan = await planBuildpacks(appDir, opts.buildpacks, { cacheRoot, fetch: fetchFn, log, offline, ...(mirror ? { mirror } : {}), cwd: process.cwd() });
+      const plan = await planBuildpacks(appDir, opts.buildpacks, { cacheRoot, fetch: fetchFn, log, offline, ...(mirror ? { mirror } : {}), cwd: process.cwd(), builtins: opts.builtins ?? [] });
       candidates = plan.buildpacks;
       if (plan.source === 'app.json' || plan.source === '.buildpacks') log.info(`Buildpacks from ${plan.source}: ${candidates.map((b) => b.id).join(', ')}`);
       const r = await detect({ appDir, buildpacks: candidates, explicit: plan.explicit, ...(plan.source !== 'auto' ? { source: plan.source } : {}), stack, env, log, configVars: config });
       for (const w of r.warnings) log.warn(w);
+      const failure = detectFailure(r);
+      if (failure) throw failure;
       return r;
     });
     const chosen = report.selected.map((id) => candidates.find((b) => b.id === id)!);

@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { findBuiltinBuildpack, builtinBuildpacks } from '../buildpacks/index.js';
 import type { Buildpack } from './buildpack.js';
 import { downloadVerified, fetchUrl } from './net/download.js';
 import { SlugcError, errorMessage } from './errors.js';
@@ -21,6 +20,18 @@ export interface BuildpackRefContext {
   mirror?: string;
   /** Where relative paths are resolved (the app dir for app.json and .buildpacks). */
   cwd: string;
+  /** The buildpacks ids resolve to (by id or alias) and auto-detection asks, in order. */
+  builtins: readonly Buildpack[];
+}
+
+/** Finds a buildpack in a list by id or alias (`slugc/nodejs`, `heroku/nodejs`). */
+export function findBuildpack(list: readonly Buildpack[], id: string): Buildpack | undefined {
+  return list.find((b) => b.id === id || (b.aliases ?? []).includes(id));
+}
+
+/** Every id and alias of a list, for messages. */
+export function buildpackIds(list: readonly Buildpack[]): string {
+  return list.flatMap((b) => [b.id, ...(b.aliases ?? [])]).join(', ') || '(none)';
 }
 
 /** Heroku's ids of its official buildpacks that are not built in (yet). */
@@ -36,11 +47,11 @@ const HEROKU_IDS = new Set(['heroku/python', 'heroku/ruby', 'heroku/java', 'hero
  *   cloned when git can reach it, cached by URL and ref.
  */
 export async function resolveBuildpackRef(ref: string, ctx: BuildpackRefContext): Promise<Buildpack> {
-  const builtin = findBuiltinBuildpack(ref);
+  const builtin = findBuildpack(ctx.builtins, ref);
   if (builtin) return builtin;
   if (HEROKU_IDS.has(ref)) {
     throw new SlugcError('SLUGC_BUILDPACK_LOAD', `Couldn't use ${ref}: slugc does not have it built in yet.`, {
-      hint: `Built in: ${builtinBuildpacks.flatMap((b) => [b.id, ...(b.aliases ?? [])]).join(', ')}. Point to the classic buildpack's git or tarball URL instead.`,
+      hint: `Built in: ${buildpackIds(ctx.builtins)}. Point to the classic buildpack's git or tarball URL instead.`,
     });
   }
   const [base, fragment] = splitFragment(ref);
@@ -212,5 +223,5 @@ export async function planBuildpacks(appDir: string, given: (Buildpack | string)
   if (given?.length) return { buildpacks: await resolve(given, ctx.cwd ?? process.cwd()), source: 'explicit', explicit: true };
   const fromApp = appBuildpackRefs(appDir);
   if (fromApp.refs.length) return { buildpacks: await resolve(fromApp.refs, appDir), source: fromApp.source, explicit: true };
-  return { buildpacks: [...builtinBuildpacks], source: 'auto', explicit: false };
+  return { buildpacks: [...ctx.builtins], source: 'auto', explicit: false };
 }

@@ -24,7 +24,7 @@ export interface DetectReport {
   source: 'explicit' | 'app.json' | '.buildpacks' | 'auto';
   /** Every candidate's answer, in the order asked. */
   answers: DetectAnswer[];
-  /** Ids of the buildpacks that will compile the app, in order. */
+  /** Ids of the buildpacks that will compile the app, in order; empty when none applies (or a chosen one does not): see {@link detectFailure}. */
   selected: string[];
   /** Things the user should know, e.g. other buildpacks that also matched. */
   warnings: string[];
@@ -53,7 +53,8 @@ export interface DetectInput {
 /**
  * Asks every candidate buildpack whether it applies, and why. With explicit
  * buildpacks all of them run and each must pass; with auto-detection the
- * first that passes wins, and a warning names the others that matched.
+ * first that passes wins, and a warning names the others that matched. The
+ * report is a value even when nothing applies (`selected` is then empty).
  */
 export async function detect(input: DetectInput): Promise<DetectReport> {
   const ctx: DetectContext = { appDir: input.appDir, stack: input.stack, env: input.env, log: input.log, configVars: input.configVars ?? {} };
@@ -70,25 +71,33 @@ export async function detect(input: DetectInput): Promise<DetectReport> {
   const warnings: string[] = [];
   if (input.explicit) {
     const failed = answers.filter((a) => !a.pass);
-    if (failed.length) {
-      throw new SlugcError(
-        'SLUGC_NO_BUILDPACK',
-        `Couldn't use the chosen buildpack${failed.length > 1 ? 's' : ''}: ${failed.map((a) => `${a.id} (${a.reason})`).join('; ')}.`,
-        { hint: 'Check that the app dir is the one the buildpack expects, or choose another buildpack.', details: { answers } },
-      );
-    }
-    return { source: input.source ?? 'explicit', answers, selected: answers.map((a) => a.id), warnings };
+    return { source: input.source ?? 'explicit', answers, selected: failed.length ? [] : answers.map((a) => a.id), warnings };
   }
   const passing = answers.filter((a) => a.pass);
   const first = passing[0];
-  if (!first) {
-    throw new SlugcError('SLUGC_NO_BUILDPACK', `Couldn't detect a buildpack for this app:\n${answers.map((a) => `  ${a.id}: ${a.reason}`).join('\n')}`, {
-      hint: 'Add the file a buildpack looks for (e.g. package.json for Node.js), or choose one with --buildpack.',
+  if (first && passing.length > 1) {
+    warnings.push(`Several buildpacks matched; using ${first.id}. Also matched: ${passing.slice(1).map((a) => a.id).join(', ')}. Choose with --buildpack.`);
+  }
+  return { source: 'auto', answers, selected: first ? [first.id] : [], warnings };
+}
+
+/**
+ * The error a build fails with when detect chose nothing: no buildpack
+ * applies (auto-detection), or a chosen one does not. Null when the report
+ * selected buildpacks. The report itself is always a value.
+ */
+export function detectFailure(report: DetectReport): SlugcError | null {
+  if (report.selected.length) return null;
+  const { answers } = report;
+  if (report.source !== 'auto') {
+    const failed = answers.filter((a) => !a.pass);
+    return new SlugcError('SLUGC_NO_BUILDPACK', `Couldn't use the chosen buildpack${failed.length > 1 ? 's' : ''}: ${failed.map((a) => `${a.id} (${a.reason})`).join('; ')}.`, {
+      hint: 'Check that the app dir is the one the buildpack expects, or choose another buildpack.',
       details: { answers },
     });
   }
-  if (passing.length > 1) {
-    warnings.push(`Several buildpacks matched; using ${first.id}. Also matched: ${passing.slice(1).map((a) => a.id).join(', ')}. Choose with --buildpack.`);
-  }
-  return { source: 'auto', answers, selected: [first.id], warnings };
+  return new SlugcError('SLUGC_NO_BUILDPACK', `Couldn't detect a buildpack for this app:\n${answers.map((a) => `  ${a.id}: ${a.reason}`).join('\n') || '  (no buildpacks to ask)'}`, {
+    hint: 'Add the file a buildpack looks for (e.g. package.json for Node.js), or choose one with --buildpack.',
+    details: { answers },
+  });
 }

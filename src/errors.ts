@@ -6,8 +6,8 @@
 
 import { indentLines } from './text.js';
 
-/** Stable error codes. docs/errors.md lists each with its meaning. */
-export type ErrorCode =
+/** The codes slugc's core raises. docs/errors.md lists each with its meaning. */
+export type CoreErrorCode =
   | 'SLUGC_USAGE'
   | 'SLUGC_SOURCE_NOT_FOUND'
   | 'SLUGC_INVALID_INPUT'
@@ -15,7 +15,6 @@ export type ErrorCode =
   | 'SLUGC_BUILDPACK_LOAD'
   | 'SLUGC_BUILDPACK_FAILED'
   | 'SLUGC_PROCFILE_INVALID'
-  | 'SLUGC_PACKAGE_JSON_INVALID'
   | 'SLUGC_VERSION_UNSATISFIABLE'
   | 'SLUGC_REGISTRY'
   | 'SLUGC_DOWNLOAD_FAILED'
@@ -28,7 +27,24 @@ export type ErrorCode =
   | 'SLUGC_SLUG_TOO_LARGE'
   | 'SLUGC_PACKAGE_FAILED'
   | 'SLUGC_ENV_INVALID'
-  | 'SLUGC_ABORTED';
+  | 'SLUGC_ABORTED'
+  | 'SLUGC_UNSAFE_APP_FILE'
+  | 'SLUGC_CONFIG_INVALID'
+  | 'SLUGC_LOCKFILE_CONFLICT';
+
+/**
+ * A stable error code: one of the core's, or a buildpack's own (upper case
+ * words joined by `_`, prefixed with the buildpack's name, e.g.
+ * `SLUGC_NODEJS_PACKAGE_JSON_INVALID` or `ACME_PHP_EXTENSION_MISSING`). A
+ * buildpack needs no change to the core to have codes of its own.
+ */
+export type ErrorCode = CoreErrorCode | (string & {});
+
+/** The shape every error code has. */
+export const ERROR_CODE_PATTERN = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/;
+
+/** Marks slugc errors across copies of the library (a buildpack may bundle its own). */
+const BRAND = Symbol.for('slugc.error');
 
 /** Options every {@link SlugcError} takes. */
 export interface SlugcErrorOptions {
@@ -55,12 +71,20 @@ export class SlugcError extends Error {
 
   constructor(code: ErrorCode, message: string, options: SlugcErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    if (!ERROR_CODE_PATTERN.test(code)) throw new TypeError(`slugc error codes are upper case words joined by _, e.g. ACME_CONFIG_INVALID; got ${JSON.stringify(code)}`);
+    Object.defineProperty(this, BRAND, { value: true });
     this.name = 'SlugcError';
     this.code = code;
     this.hint = options.hint;
     this.details = options.details ?? {};
     this.stage = undefined;
     this.buildpack = undefined;
+  }
+
+  /** `instanceof SlugcError` also holds for errors of another copy of slugc (a buildpack may bundle its own). */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, x)) return true;
+    return this === SlugcError && typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[BRAND] === true;
   }
 
   /** A plain object for `--json` output and events. */

@@ -1,18 +1,35 @@
 /**
  * slugc: compile an app's source into a Heroku-style slug. This file is the
- * library's public API; anything not exported here is private.
+ * library's public API (`slugc`); anything not exported here is private.
+ * It is an entry point: the one module of the library that knows the
+ * built-in buildpacks, so `build()` auto-detects over them by default.
+ * What buildpack authors need is also at `slugc/sdk`, which knows none.
  */
-export { build, buildEnv, defaultCacheDir, resolveBuildpacks, validateBuildOptions, type BuildOptions, type BuildResult } from './build.js';
+import { builtinBuildpacks } from '../buildpacks/index.js';
+import { build as buildWithBuiltins, type BuildOptions, type BuildResult } from './build.js';
+
+export * from './sdk/index.js';
+
+/**
+ * Builds a slug: copies the source to a fresh build dir (applying
+ * `.slugignore`), detects buildpacks (slugc's built-ins unless
+ * `options.builtins` says otherwise), compiles, merges the release, and
+ * packages `slug.tgz` plus `slug.json`. The source dir is never modified.
+ */
+export function build(options: BuildOptions): Promise<BuildResult> {
+  return buildWithBuiltins({ builtins: builtinBuildpacks, ...options });
+}
+
+export { buildEnv, defaultCacheDir, resolveBuildpacks, validateBuildOptions, DEFAULT_CACHE_MAX_BYTES, type BuildCacheReport, type BuildOptions, type BuildResult } from './build.js';
+export { findBuildpack } from './buildpack-ref.js';
 export { prepareBuildDir, readSlugignore, type PrepareResult } from './build-dir.js';
-export { isBuildpack, type Buildpack, type BaseContext, type CompileContext, type DetectContext, type Detection, type ReleaseContext, type ReleaseInfo, type RuntimeRecord } from './buildpack.js';
 export { compile, type CompileInput, type CompileOutput } from './compile.js';
-export { detect, type DetectAnswer, type DetectInput, type DetectReport } from './detect.js';
-export { downloadVerified, defaultFetch, parseChecksum, formatChecksum, type Checksum, type DownloadOptions, type DownloadResult } from './net/download.js';
+export { detect, detectFailure, type DetectAnswer, type DetectInput, type DetectReport } from './detect.js';
+export { defaultFetch } from './net/download.js';
+export { validateMirror } from './net/mirror.js';
 export { parseEnvText, readEnvFile, parseEnvAssignment } from './env-file.js';
-export { CommandFailedError, ChecksumMismatchError, SlugcError, VersionUnsatisfiableError, isSlugcError, type ErrorCode, type SlugcErrorOptions, type Stage } from './errors.js';
-export { type ExecFn, type ExecOptions, type ExecResult } from './exec.js';
 export { detectArchiveFormat, extractArchive, extractTar, type ExtractArchiveOptions, type ExtractFormat, type ExtractOptions, type ExtractResult } from './archive/extract.js';
-export { createLogger, formatBytes, type BuildEvent, type Logger, type LoggerOptions } from './log.js';
+export { createLogger, type LoggerOptions } from './log.js';
 export { DEFAULT_SIZE_LIMITS, DEFAULT_SOURCE_DATE_EPOCH, metadataPathFor, packageSlug, type PackageInput, type PackageOutput, type SizeLimits, type SlugMetadata } from './package.js';
 export { PROCESS_TYPE_PATTERN, parseProcfile, type ProcessTypes } from './procfile.js';
 export { readProcfile, release, type ReleaseInput, type ReleaseOutput } from './release.js';
@@ -20,15 +37,8 @@ export { packDirectory, type PackOptions, type PackProgress, type PackResult } f
 export { hostStack, sourceCommit } from './stack.js';
 export { spawnDyno, unpackSlug, slugProcessTypes, type DynoOptions } from './dyno.js';
 export { inspectSlug, type SlugReport } from './inspect.js';
-export { LayerStore, describeKeyChange, type Layer, type LayerKey, type LayerOptions, type LayerState } from './cache/layers.js';
+export { LayerStore, describeKeyChange } from './cache/layers.js';
 export { acquireLock, type Lock, type LockOptions } from './cache/lock.js';
 export { appNamespace, clearCache, listCache, pruneCache, parseSize, type CacheEntry, type CacheListing, type PruneResult } from './cache/manage.js';
-export { DEFAULT_CACHE_MAX_BYTES, type BuildCacheReport } from './build.js';
-export { createRuntimeInstaller, hostPlatform, runtimeEnv, type InstalledRuntimeResult, type RuntimeInstaller, type RuntimeRequest } from './runtimes/install.js';
-export { INVENTORY_SCHEMA_VERSION, inventorySchema, parseInventory, type Inventory } from './runtimes/inventory.js';
-export { fetchDocument, mirrorUrl, validateMirror } from './net/mirror.js';
-export { nearestVersions, requestToRange, resolveRuntime, type ResolveOptions, type ResolvedRuntime } from './runtimes/resolve.js';
-export { createInventorySource } from './runtimes/sources/inventory.js';
-export { createNpmSource, registryConfig, type RegistryConfig } from './runtimes/sources/npm.js';
-export { createDebianSource, type DebianSourceOptions } from './runtimes/sources/debian.js';
-export type { ArchiveFormat, InstalledRuntime, RuntimeArtifact, RuntimeSource, SourceContext } from './runtimes/types.js';
+export { createRuntimeInstaller } from './runtimes/install.js';
+export { shellBuildpack, type ShellBuildpackOptions } from './classic.js';

@@ -1,19 +1,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { prepareBuildDir } from '../src/index.js';
-import { tempDir, treeHash, writeApp } from './helpers.js';
+import { cleanup, tempDir, testApp, treeHash } from 'slugc/testing';
+
+afterEach(cleanup);
 
 describe('prepareBuildDir', () => {
   it('copies the app, keeping modes and symlinks, and leaves out .git', () => {
-    const src = writeApp({
+    const src = testApp({
       'index.js': 'x',
       'bin/run': { content: '#!/bin/sh\n', mode: 0o755 },
       'link-to-index': { link: 'index.js' },
       'dangling': { link: 'does/not/exist' },
       '.git/HEAD': 'ref: refs/heads/main\n',
       'lib/.git': 'a file named .git below the root is app content\n',
-    });
+    }).dir;
     const dest = path.join(tempDir(), 'app');
     const r = prepareBuildDir(src, dest);
     expect(fs.existsSync(path.join(dest, '.git'))).toBe(false);
@@ -25,7 +27,7 @@ describe('prepareBuildDir', () => {
   });
 
   it('applies .slugignore with gitignore syntax before anything runs', () => {
-    const src = writeApp({
+    const src = testApp({
       '.slugignore': '# test data\n*.log\n/docs\nspec/**/*.snap\ntmp/\n!keep.log\n',
       'app.js': 'x',
       'a.log': 'x',
@@ -36,7 +38,7 @@ describe('prepareBuildDir', () => {
       'spec/x/y.snap': 'x',
       'spec/x/y.js': 'x',
       'tmp/cache': 'x',
-    });
+    }).dir;
     const dest = path.join(tempDir(), 'app');
     const r = prepareBuildDir(src, dest);
     const exists = (p: string) => fs.existsSync(path.join(dest, p));
@@ -47,7 +49,7 @@ describe('prepareBuildDir', () => {
   });
 
   it('never changes the source dir', () => {
-    const src = writeApp({ '.slugignore': '*.md\n', 'a.md': 'x', 'b/c.js': 'y', l: { link: 'b' } });
+    const src = testApp({ '.slugignore': '*.md\n', 'a.md': 'x', 'b/c.js': 'y', l: { link: 'b' } }).dir;
     const before = treeHash(src);
     const dest = path.join(tempDir(), 'app');
     prepareBuildDir(src, dest);

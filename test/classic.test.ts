@@ -5,8 +5,8 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { clearCache } from '../src/index.js';
 import { parseReleaseYaml } from '../src/classic.js';
-import { assertLogContains, assertProcessType, assertSlugContains, cleanup, fixtureApp, runBuild, serveMirror, startProcess, testApp, type BuildFailure } from '../src/testing/index.js';
-import { repoRoot, runCli, sharedCacheDir, tempDir, treeHash } from './helpers.js';
+import { assertLogContains, assertProcessType, assertSlugContains, type BuildFailure, cleanup, fixtureApp, runBuild, serveMirror, startProcess, tempDir, testApp, treeHash } from 'slugc/testing';
+import { repoRoot, runCli, sharedCacheDir } from './support/cli.js';
 
 afterEach(cleanup);
 const bp = (name: string) => path.join(repoRoot, 'fixtures', 'buildpacks', name);

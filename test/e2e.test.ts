@@ -1,14 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { copyFixture, fileSha256, runCli, sharedCacheDir, startWeb, tempDir, treeHash, unpackSlug } from './helpers.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, fixtureApp, sha256File, startProcess, tempDir, treeHash, unpackSlugToTemp } from 'slugc/testing';
+import { repoRoot, runCli, sharedCacheDir } from './support/cli.js';
+
+afterEach(cleanup);
 
 // End to end, as a user runs it: the built CLI, the real npm registry, the
 // fixture Express app; the slug is unpacked elsewhere and its web process
 // answers HTTP with only the slug's own Node on PATH.
 describe('slugc build of the Node.js fixture app', () => {
   it('makes a slug whose web process boots from another dir and answers HTTP, twice byte-identical', async () => {
-    const app = copyFixture('node-express');
+    const app = fixtureApp(path.join(repoRoot, 'fixtures', 'apps', 'node-express')).dir;
     const before = treeHash(app);
     const out = tempDir();
     const cache = sharedCacheDir();
@@ -23,13 +26,13 @@ describe('slugc build of the Node.js fixture app', () => {
     const slug = path.join(out, 'a', 'slug.tgz');
     const meta = JSON.parse(fs.readFileSync(path.join(out, 'a', 'slug.json'), 'utf8'));
     expect(meta.process_types).toEqual({ web: 'npm start' });
-    expect(meta.checksum).toBe(`SHA256:${fileSha256(slug)}`);
+    expect(meta.checksum).toBe(`SHA256:${sha256File(slug)}`);
     expect(meta.runtimes[0]).toMatchObject({ name: 'node', version: expect.stringMatching(/^22\./) });
 
-    const appDir = unpackSlug(slug);
+    const appDir = await unpackSlugToTemp(slug);
     expect(fs.existsSync(path.join(appDir, 'README.md'))).toBe(false); // .slugignore
     expect(fs.existsSync(path.join(appDir, 'node_modules', 'is-number'))).toBe(false); // devDependency pruned
-    const web = await startWeb(appDir, meta.process_types.web);
+    const web = await startProcess({ slugPath: slug, release: { processTypes: meta.process_types } }, 'web');
     const res = await fetch(web.url);
     expect(res.status).toBe(200);
     const body = (await res.json()) as { ok: boolean; node: string; env: string; built: boolean };
@@ -41,7 +44,7 @@ describe('slugc build of the Node.js fixture app', () => {
     const result = JSON.parse(second.stdout);
     expect(result).toMatchObject({ ok: true, metadata: { checksum: meta.checksum, cache: { enabled: true, layers: [{ layer: 'runtime', hit: true }, { layer: 'node_modules', hit: true }] } } });
     expect(result.cache.layers.map((l: { state: string }) => l.state)).toEqual(['restored', 'restored']);
-    expect(fileSha256(path.join(out, 'b', 'slug.tgz'))).toBe(fileSha256(slug));
+    expect(sha256File(path.join(out, 'b', 'slug.tgz'))).toBe(sha256File(slug));
     expect(second.stderr).toMatch(/^ {7}cache hit: runtime restored$/m);
     expect(second.stderr).toMatch(/^ {7}package-lock\.json unchanged: node_modules restored from the cache, npm ci skipped$/m);
     expect(second.stderr).not.toMatch(/Running npm ci/);

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from './helpers.js';
+import { repoRoot } from './support/cli.js';
 
 /** Runs an ES module snippet with plain Node in the repo, so "slugc" resolves through package.json "exports" to dist/. */
 function node(code: string) {

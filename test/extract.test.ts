@@ -2,12 +2,14 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { craftTar, craftZip, tarHeader, type CraftEntry } from './support/craft.js';
 import { TarReader, type TarEntryHeader } from '../src/archive/tar-reader.js';
 import { SlugcError } from '../src/errors.js';
 import { detectArchiveFormat, extractArchive, extractTar } from '../src/archive/extract.js';
-import { tempDir } from './helpers.js';
+import { cleanup, tempDir } from 'slugc/testing';
+
+afterEach(cleanup);
 
 function run(cmd: string, args: string[], cwd?: string): void {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8' });

@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { build, createLogger, detect, type Buildpack, type BuildEvent, SlugcError } from '../src/index.js';
-import { fileSha256, tempDir, treeHash, writeApp } from './helpers.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { build, createLogger, detect, detectFailure, type Buildpack, type BuildEvent, SlugcError } from '../src/index.js';
+import { cleanup, sha256File, tempDir, testApp, treeHash } from 'slugc/testing';
+
+afterEach(cleanup);
 
 /** A buildpack that detects `marker`, writes a file, exports env and offers process types. */
 function fakeBuildpack(id: string, opts: { marker?: string; release?: Record<string, string>; compile?: Buildpack['compile'] } = {}): Buildpack {
@@ -38,7 +40,7 @@ describe('detect', () => {
   const base = { stack: 'test-1', env: {}, log };
 
   it('picks the first built-in that passes and warns about the others', async () => {
-    const app = writeApp({ 'marker.txt': '' });
+    const app = testApp({ 'marker.txt': '' }).dir;
     const r = await detect({ ...base, appDir: app, explicit: false, buildpacks: [fakeBuildpack('x', { marker: 'nope' }), fakeBuildpack('a'), fakeBuildpack('b')] });
     expect(r.selected).toEqual(['a']);
     expect(r.answers.map((a) => [a.id, a.pass, a.reason])).toEqual([
@@ -49,9 +51,11 @@ describe('detect', () => {
     expect(r.warnings[0]).toMatch(/using a\. Also matched: b/);
   });
 
-  it('fails with every answer when nothing applies', async () => {
-    const app = writeApp({ 'README.md': '' });
-    await expect(detect({ ...base, appDir: app, explicit: false, buildpacks: [fakeBuildpack('a')] })).rejects.toMatchObject({
+  it('reports every answer as a value when nothing applies, and detectFailure says why', async () => {
+    const app = testApp({ 'README.md': '' }).dir;
+    const r = await detect({ ...base, appDir: app, explicit: false, buildpacks: [fakeBuildpack('a')] });
+    expect(r).toMatchObject({ source: 'auto', selected: [], answers: [{ id: 'a', pass: false, reason: 'no marker.txt' }] });
+    expect(detectFailure(r)).toMatchObject({
       code: 'SLUGC_NO_BUILDPACK',
       message: expect.stringMatching(/a: no marker\.txt/),
       hint: expect.stringMatching(/--buildpack/),
@@ -59,17 +63,16 @@ describe('detect', () => {
   });
 
   it('runs every chosen buildpack, and fails when one of them does not apply', async () => {
-    const app = writeApp({ 'marker.txt': '' });
+    const app = testApp({ 'marker.txt': '' }).dir;
     const r = await detect({ ...base, appDir: app, explicit: true, buildpacks: [fakeBuildpack('a'), fakeBuildpack('b')] });
     expect(r.selected).toEqual(['a', 'b']);
-    await expect(detect({ ...base, appDir: app, explicit: true, buildpacks: [fakeBuildpack('a'), fakeBuildpack('c', { marker: 'x' })] })).rejects.toMatchObject({
-      code: 'SLUGC_NO_BUILDPACK',
-      message: expect.stringMatching(/c \(no x\)/),
-    });
+    const failed = await detect({ ...base, appDir: app, explicit: true, buildpacks: [fakeBuildpack('a'), fakeBuildpack('c', { marker: 'x' })] });
+    expect(failed.selected).toEqual([]);
+    expect(detectFailure(failed)).toMatchObject({ code: 'SLUGC_NO_BUILDPACK', message: expect.stringMatching(/c \(no x\)/) });
   });
 
   it('turns a detect that throws into a "no" with the reason', async () => {
-    const app = writeApp({});
+    const app = testApp({}).dir;
     const broken: Buildpack = { ...fakeBuildpack('z'), detect: () => Promise.reject(new Error('boom')) };
     const r = await detect({ ...base, appDir: app, explicit: false, buildpacks: [broken, fakeBuildpack('a', { marker: '.' })] });
     expect(r.answers[0]).toMatchObject({ pass: false, reason: 'detect failed: boom' });
@@ -80,7 +83,7 @@ describe('build with custom buildpacks', () => {
   const opts = () => ({ cacheDir: tempDir('slugc-cache-'), stack: 'test-1', hostEnv: { PATH: process.env.PATH } });
 
   it('compiles in order, passes exported env on, merges releases and lets the Procfile win', async () => {
-    const app = writeApp({ 'marker.txt': '', Procfile: 'worker: from-procfile\n' });
+    const app = testApp({ 'marker.txt': '', Procfile: 'worker: from-procfile\n' }).dir;
     const out = path.join(tempDir(), 'nested', 'dir', 'slug.tgz');
     const events: BuildEvent[] = [];
     const r = await build({
@@ -113,7 +116,7 @@ describe('build with custom buildpacks', () => {
     expect(meta).toMatchObject({
       process_types: { web: 'b-web', worker: 'from-procfile', clock: 'b-clock' },
       buildpack_provided_description: 'a app, b app',
-      checksum: `SHA256:${fileSha256(out)}`,
+      checksum: `SHA256:${sha256File(out)}`,
       size: fs.statSync(out).size,
       stack: { name: 'test-1' },
       commit: null,
@@ -126,12 +129,12 @@ describe('build with custom buildpacks', () => {
   });
 
   it('gives a byte-identical slug for the same input, and another one for another SOURCE_DATE_EPOCH', async () => {
-    const app = writeApp({ 'marker.txt': 'x', 'lib/a.js': 'a', 'bin/x': { content: '#!/bin/sh', mode: 0o755 }, l: { link: 'lib/a.js' } });
+    const app = testApp({ 'marker.txt': 'x', 'lib/a.js': 'a', 'bin/x': { content: '#!/bin/sh', mode: 0o755 }, l: { link: 'lib/a.js' } }).dir;
     const dir = tempDir();
     const one = await build({ ...opts(), sourceDir: app, output: path.join(dir, 'one.tgz'), buildpacks: [fakeBuildpack('a')] });
     const two = await build({ ...opts(), sourceDir: app, output: path.join(dir, 'two.tgz'), buildpacks: [fakeBuildpack('a')] });
     expect(one.slug.metadata.checksum).toBe(two.slug.metadata.checksum);
-    expect(fileSha256(path.join(dir, 'one.tgz'))).toBe(fileSha256(path.join(dir, 'two.tgz')));
+    expect(sha256File(path.join(dir, 'one.tgz'))).toBe(sha256File(path.join(dir, 'two.tgz')));
     const three = await build({ ...opts(), sourceDir: app, output: path.join(dir, 'three.tgz'), buildpacks: [fakeBuildpack('a')], hostEnv: { PATH: process.env.PATH, SOURCE_DATE_EPOCH: '1700000000' } });
     expect(three.slug.metadata.checksum).not.toBe(one.slug.metadata.checksum);
     const listing = spawnSync('tar', ['--numeric-owner', '--full-time', '-tvzf', path.join(dir, 'three.tgz')], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } }).stdout;
@@ -140,7 +143,7 @@ describe('build with custom buildpacks', () => {
   });
 
   it('takes the commit from SOURCE_VERSION, then from git', async () => {
-    const app = writeApp({ 'marker.txt': '' });
+    const app = testApp({ 'marker.txt': '' }).dir;
     const withEnv = await build({ ...opts(), sourceDir: app, output: path.join(tempDir(), 's.tgz'), buildpacks: [fakeBuildpack('a')], env: { SOURCE_VERSION: 'abc123' } });
     expect(withEnv.slug.metadata.commit).toBe('abc123');
     spawnSync('git', ['init', '-q', app]);
@@ -153,7 +156,7 @@ describe('build with custom buildpacks', () => {
 
   describe('failures', () => {
     it('names the stage and buildpack, shows the output tail, and leaves the source dir untouched', async () => {
-      const app = writeApp({ 'marker.txt': '', 'a/b.txt': 'x' });
+      const app = testApp({ 'marker.txt': '', 'a/b.txt': 'x' }).dir;
       const before = treeHash(app);
       const failing = fakeBuildpack('f', {
         compile: async (ctx) => {
@@ -171,7 +174,7 @@ describe('build with custom buildpacks', () => {
     });
 
     it('wraps a plain error thrown by a buildpack with its id', async () => {
-      const app = writeApp({ 'marker.txt': '' });
+      const app = testApp({ 'marker.txt': '' }).dir;
       const bp = fakeBuildpack('g', { compile: async () => Promise.reject(new TypeError('undefined is not a function')) });
       await expect(build({ ...opts(), sourceDir: app, output: path.join(tempDir(), 's.tgz'), buildpacks: [bp] })).rejects.toMatchObject({
         code: 'SLUGC_BUILDPACK_FAILED',
@@ -183,7 +186,7 @@ describe('build with custom buildpacks', () => {
 
     it('refuses a broken Procfile before compiling, naming the line', async () => {
       let compiled = false;
-      const app = writeApp({ 'marker.txt': '', Procfile: 'web: ok\nnot a line\n' });
+      const app = testApp({ 'marker.txt': '', Procfile: 'web: ok\nnot a line\n' }).dir;
       const bp = fakeBuildpack('a', { compile: async () => void (compiled = true) });
       await expect(build({ ...opts(), sourceDir: app, output: path.join(tempDir(), 's.tgz'), buildpacks: [bp] })).rejects.toMatchObject({
         code: 'SLUGC_PROCFILE_INVALID',
@@ -201,7 +204,7 @@ describe('build with custom buildpacks', () => {
     });
 
     it('fails when the slug is over the size limit, and warns above the warning limit', async () => {
-      const app = writeApp({ 'marker.txt': '', 'big.bin': 'x' });
+      const app = testApp({ 'marker.txt': '', 'big.bin': 'x' }).dir;
       fs.writeFileSync(path.join(app, 'big.bin'), Buffer.from(Array.from({ length: 20000 }, (_, i) => (i * 7919) % 251)));
       const out = path.join(tempDir(), 's.tgz');
       const warned = await build({ ...opts(), sourceDir: app, output: out, buildpacks: [fakeBuildpack('a')], limits: { warnBytes: 100, maxBytes: 10_000_000 } });
@@ -214,7 +217,7 @@ describe('build with custom buildpacks', () => {
     });
 
     it('keeps secret-looking config vars out of the log', async () => {
-      const app = writeApp({ 'marker.txt': '' });
+      const app = testApp({ 'marker.txt': '' }).dir;
       const bp = fakeBuildpack('s', { compile: async (ctx) => void (await ctx.exec('sh', ['-c', 'echo "token is $API_TOKEN"'])) });
       const r = await build({ ...opts(), sourceDir: app, output: path.join(tempDir(), 's.tgz'), buildpacks: [bp], env: { API_TOKEN: 'sekrit-value-123' } });
       expect(r.log).toMatch(/token is \[secret\]/);
@@ -225,7 +228,7 @@ describe('build with custom buildpacks', () => {
 
 describe('a slug and a cache dir inside the app dir itself', () => {
   it('are not packed into the next slug', async () => {
-    const app = writeApp({ 'marker.txt': '' });
+    const app = testApp({ 'marker.txt': '' }).dir;
     const bp = fakeBuildpack('a');
     const opts = { cacheDir: path.join(app, '.slugc-cache'), stack: 'test-1', hostEnv: { PATH: process.env.PATH }, buildpacks: [bp], sourceDir: app, output: path.join(app, 'slug.tgz') };
     await build(opts);
@@ -241,7 +244,7 @@ describe('a slug and a cache dir inside the app dir itself', () => {
 describe('the stage boundaries', () => {
   it('refuse a release with a process type the platform would reject, naming it', async () => {
     const bp = { ...fakeBuildpack('r'), release: async () => ({ processTypes: { 'web server': 'x' } }) };
-    await expect(build({ cacheDir: tempDir(), stack: 't', hostEnv: { PATH: process.env.PATH }, sourceDir: writeApp({ 'marker.txt': '' }), output: path.join(tempDir(), 's.tgz'), buildpacks: [bp] })).rejects.toMatchObject({
+    await expect(build({ cacheDir: tempDir(), stack: 't', hostEnv: { PATH: process.env.PATH }, sourceDir: testApp({ 'marker.txt': '' }).dir, output: path.join(tempDir(), 's.tgz'), buildpacks: [bp] })).rejects.toMatchObject({
       code: 'SLUGC_BUILDPACK_FAILED',
       stage: 'release',
       buildpack: 'r',
@@ -251,7 +254,7 @@ describe('the stage boundaries', () => {
 
   it('turn a detect that returns nonsense into a "no" that says so', async () => {
     const bp = { ...fakeBuildpack('d'), detect: async () => ({ pass: 'yes' }) as never };
-    const r = await detect({ appDir: writeApp({}), buildpacks: [bp], explicit: false, stack: 't', env: {}, log: createLogger() }).catch((e: { details: { answers: unknown[] } }) => e.details.answers);
+    const r = await detect({ appDir: testApp({}).dir, buildpacks: [bp], explicit: false, stack: 't', env: {}, log: createLogger() }).catch((e: { details: { answers: unknown[] } }) => e.details.answers);
     expect(JSON.stringify(r)).toMatch(/detect failed: Couldn't use what d's detect returned:.*pass:/);
   });
 

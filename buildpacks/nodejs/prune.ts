@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { appFileExists, readAppFile } from 'slugc/sdk';
 
 /** What {@link pruneDevDependencies} removed. */
 export interface PruneResult {
@@ -26,8 +27,8 @@ export function pruneDevDependencies(appDir: string): PruneResult | null {
   let lock: Lockfile;
   try {
     // npm-shrinkwrap.json wins over package-lock.json, as for npm ci.
-    const name = fs.existsSync(path.join(appDir, 'npm-shrinkwrap.json')) ? 'npm-shrinkwrap.json' : 'package-lock.json';
-    lock = JSON.parse(fs.readFileSync(path.join(appDir, name), 'utf8')) as Lockfile;
+    const name = appFileExists(appDir, 'npm-shrinkwrap.json') ? 'npm-shrinkwrap.json' : 'package-lock.json';
+    lock = JSON.parse(readAppFile(appDir, name) ?? '') as Lockfile;
   } catch {
     return null;
   }

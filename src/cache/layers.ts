@@ -5,7 +5,7 @@ import { SlugcError } from '../errors.js';
 import { assertInside } from '../fs/inside.js';
 import type { Logger } from '../log.js';
 import { writeFileAtomic } from '../fs/atomic.js';
-import { copyTree, treeSize } from '../fs/tree.js';
+import { copyTree, treeManifest, treeSize } from '../fs/tree.js';
 import { SAFE_NAME_PATTERN, safeName } from '../names.js';
 
 /** Why a layer is what it is: restored from the cache, or empty and why. */
@@ -22,6 +22,14 @@ export interface LayerOptions {
    * the layer is build-only: a dir outside the app that is only cached.
    */
   path?: string;
+  /**
+   * A dir of shared files that must not change, such as a runtime installed
+   * in the cache's runtime store: the layer is made of hard links to it
+   * (copies across filesystems) on every build, hit or miss, and the cache
+   * keeps only the layer's key, never a second copy. Whatever the buildpack
+   * adds to the layer is not cached: add it again on every build.
+   */
+  linkFrom?: string;
 }
 
 /** A layer handed to a buildpack. */
@@ -63,6 +71,8 @@ export interface LayerMetadata {
   files: number;
   createdAt: string;
   lastUsed: string;
+  /** True when the contents are linked from a shared dir on each build and only the key is kept. */
+  linked?: boolean;
 }
 
 /** The file inside a layer dir that ties it to its metadata. */
@@ -160,7 +170,7 @@ export class LayerStore {
         state = 'new';
         reason = fs.existsSync(stored) ? 'incomplete: contents without metadata' : 'new';
         if (fs.existsSync(stored)) state = 'incomplete';
-      } else if (!sameId(stored, meta.id)) {
+      } else if (!meta.linked && !sameId(stored, meta.id)) {
         state = 'incomplete';
         reason = 'incomplete: contents do not match the metadata (a save was interrupted)';
       } else if (JSON.stringify(sortKeys(meta.key)) !== JSON.stringify(sortKeys(key))) {
@@ -172,7 +182,10 @@ export class LayerStore {
       }
     }
     fs.rmSync(dir, { recursive: true, force: true });
-    if (state === 'restored') {
+    if (options.linkFrom !== undefined) {
+      copyTree(options.linkFrom, dir, 'hardlink');
+      if (state === 'restored') touch(metaFile);
+    } else if (state === 'restored') {
       copyTree(stored, dir, 'copy', (n) => n === ID_FILE);
       touch(metaFile);
     } else {
@@ -187,7 +200,8 @@ export class LayerStore {
       layer: undefined as unknown as Layer,
       doSave() {
         if (self.opts.disabled) return;
-        self.saveLayer(bp, name, key, dir, launch);
+        if (options.linkFrom !== undefined) self.saveLinkedLayer(bp, name, key, dir, launch);
+        else self.saveLayer(bp, name, key, dir, launch);
         entry.saved = true;
       },
     };
@@ -215,6 +229,19 @@ export class LayerStore {
   /** The layers opened in this build. */
   layers(): { buildpack: string; layer: Layer }[] {
     return this.opened.map((o) => ({ buildpack: o.bp, layer: o.layer }));
+  }
+
+  /** A linked layer keeps only its key: the metadata, and no contents. */
+  private saveLinkedLayer(bp: string, name: string, key: LayerKey, dir: string, launch: boolean): void {
+    const bpDir = this.bpDir(bp);
+    fs.mkdirSync(bpDir, { recursive: true });
+    const stored = path.join(bpDir, name);
+    const now = new Date().toISOString();
+    const files = Object.keys(treeManifest(dir)).length;
+    const meta: LayerMetadata = { format: 1, buildpack: bp, layer: name, key, id: 'linked', launch, size: 0, files, createdAt: now, lastUsed: now, linked: true };
+    writeFileAtomic(`${stored}.json`, JSON.stringify(meta, null, 2) + '\n');
+    fs.rmSync(stored, { recursive: true, force: true }); // contents of an earlier, copied layer
+    this.opts.log.info(`cache: saved ${name} (key only: linked from the runtime store)`);
   }
 
   private saveLayer(bp: string, name: string, key: LayerKey, dir: string, launch: boolean): void {

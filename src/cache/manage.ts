@@ -80,7 +80,7 @@ export function listCache(root: string): CacheListing {
           } catch {
             id = '';
           }
-          if (id !== meta.id) state = 'incomplete';
+          if (id !== meta.id && !meta.linked) state = 'incomplete';
         }
         layers.push({
           app,

@@ -3,7 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { DEFAULT_CACHE_MAX_BYTES, build, buildEnv, defaultCacheDir } from '../build.js';
 import { clearCache, listCache, parseSize, pruneCache } from '../cache/manage.js';
 import { prepareBuildDir } from '../build-dir.js';
-import { detect } from '../detect.js';
+import { detect, detectFailure } from '../detect.js';
+import { builtinBuildpacks } from '../../buildpacks/index.js';
 import { parseEnvAssignment, readEnvFile } from '../env-file.js';
 import { SlugcError, errorMessage } from '../errors.js';
 import { createLogger, formatBytes, type Logger } from '../log.js';
@@ -79,6 +80,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       const result = await build({
+        builtins: builtinBuildpacks,
         signal: controller.signal,
         sourceDir: path.resolve(io.cwd, dir),
         output: path.resolve(io.cwd, opts.output),
@@ -121,18 +123,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         const stack = opts.stack ?? hostStack();
         const log = createLogger();
         const loaded = await Promise.all(opts.buildpack.map((b) => loadBuildpackArg(b, io.cwd)));
-        const plan = await planBuildpacks(appDir, loaded, { cacheRoot: defaultCacheDir(io.env), fetch: defaultFetch(io.env), log, cwd: io.cwd });
+        const plan = await planBuildpacks(appDir, loaded, { cacheRoot: defaultCacheDir(io.env), fetch: defaultFetch(io.env), log, cwd: io.cwd, builtins: builtinBuildpacks });
         const candidates = plan.buildpacks;
         const env = buildEnv({ appDir, stack, commit: sourceCommit(sourceDir, io.env), config: {}, hostEnv: io.env, log });
-        let report;
-        try {
-          // Every candidate is asked, so the report shows each answer; an order that was given must all apply.
-          report = await detect({ appDir, buildpacks: candidates, explicit: plan.explicit, ...(plan.source !== 'auto' ? { source: plan.source } : {}), stack, env, log });
-        } catch (e) {
-          if (!(e instanceof SlugcError) || e.code !== 'SLUGC_NO_BUILDPACK') throw e;
-          report = { source: plan.source, answers: (e.details.answers ?? []) as { id: string; buildpack: string; pass: boolean; detected?: string; reason: string }[], selected: [] as string[], warnings: [] as string[] };
-          exitCode = EXIT.failed;
-        }
+        // Every candidate is asked, so the report shows each answer; an order that was given must all apply.
+        const report = await detect({ appDir, buildpacks: candidates, explicit: plan.explicit, ...(plan.source !== 'auto' ? { source: plan.source } : {}), stack, env, log });
+        if (detectFailure(report)) exitCode = EXIT.failed;
         if (json) {
           io.stdout.write(JSON.stringify({ ok: report.selected.length > 0, ...report }, null, 2) + '\n');
           return;

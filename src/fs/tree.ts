@@ -66,3 +66,39 @@ export function treeSize(dir: string): number {
   walk(dir);
   return total;
 }
+
+/** Size and mtime (ms) of every regular file of a tree, by relative path: enough to notice a file changed in place. */
+export type TreeManifest = Record<string, [size: number, mtimeMs: number]>;
+
+/** Records a {@link TreeManifest} of `dir`. */
+export function treeManifest(dir: string): TreeManifest {
+  const out: TreeManifest = {};
+  const walk = (rel: string) => {
+    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(r);
+      else if (e.isFile()) {
+        const st = fs.lstatSync(path.join(dir, r));
+        out[r] = [st.size, Math.trunc(st.mtimeMs)];
+      }
+    }
+  };
+  walk('');
+  return out;
+}
+
+/** The files of `dir` that differ from `manifest` (changed, missing or added), at most `limit` of them. */
+export function manifestChanges(dir: string, manifest: TreeManifest, limit = 5): string[] {
+  const now = treeManifest(dir);
+  const changed: string[] = [];
+  for (const [rel, [size, mtime]] of Object.entries(manifest)) {
+    const cur = now[rel];
+    if (!cur || cur[0] !== size || cur[1] !== mtime) changed.push(rel);
+    if (changed.length >= limit) return changed;
+  }
+  for (const rel of Object.keys(now)) {
+    if (!(rel in manifest)) changed.push(rel);
+    if (changed.length >= limit) break;
+  }
+  return changed;
+}

@@ -4,6 +4,7 @@ import path from 'node:path';
 import semver from 'semver';
 import type { RuntimeRecord } from '../buildpack.js';
 import { writeFileAtomic } from '../fs/atomic.js';
+import { manifestChanges, treeManifest, type TreeManifest } from '../fs/tree.js';
 import { acquireLock } from '../cache/lock.js';
 import { parseChecksum } from '../net/download.js';
 import { SlugcError, VersionUnsatisfiableError, errorMessage } from '../errors.js';
@@ -139,6 +140,16 @@ export function createRuntimeInstaller(context: SourceContext): RuntimeInstaller
         }
       };
       let found = readMarker();
+      if (found) {
+        // Builds link runtimes from here into their apps: a file changed through such a
+        // link (an in-place write) would reach every later build, so check before use.
+        const changed = storedManifestChanges(dir, markerFile);
+        if (changed.length) {
+          ctx.log.warn(`The cached ${display} ${artifact.version} was changed in place (${changed.join(', ')}); unpacking it again from the verified download.`);
+          fs.rmSync(markerFile, { force: true });
+          found = null;
+        }
+      }
       if (!found) {
         // Builds of other apps share this dir: one installs, the others wait and use it.
         fs.mkdirSync(path.dirname(dir), { recursive: true });
@@ -151,7 +162,8 @@ export function createRuntimeInstaller(context: SourceContext): RuntimeInstaller
               const r = await source.install(artifact, tmp, ctx);
               fs.rmSync(dir, { recursive: true, force: true }); // an incomplete dir left by a killed build
               fs.renameSync(tmp, dir);
-              writeFileAtomic(markerFile, JSON.stringify({ artifact, binDirs: r.binDirs, env: r.env, ...(r.systemLibraries ? { systemLibraries: r.systemLibraries } : {}) }, null, 2));
+              const manifest = treeManifest(dir);
+              writeFileAtomic(markerFile, JSON.stringify({ artifact, binDirs: r.binDirs, env: r.env, ...(r.systemLibraries ? { systemLibraries: r.systemLibraries } : {}), manifest }, null, 2));
               installed = { ...r, dir };
             } finally {
               fs.rmSync(tmp, { recursive: true, force: true });
@@ -197,4 +209,20 @@ function capRequest(request: string, list: RuntimeArtifact[], req: RuntimeReques
 /** A runtime's env with `${RUNTIME_DIR}` replaced by `dir` (a real path, or `$HOME/...` for .profile.d). */
 export function runtimeEnv(env: Record<string, string>, dir: string): Record<string, string> {
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.split('${RUNTIME_DIR}').join(dir)]));
+}
+
+/** Files of an installed runtime that differ from the manifest written when it was installed (none when it has no manifest). */
+function storedManifestChanges(dir: string, markerFile: string): string[] {
+  let manifest: TreeManifest | undefined;
+  try {
+    manifest = (JSON.parse(fs.readFileSync(markerFile, 'utf8')) as { manifest?: TreeManifest }).manifest;
+  } catch {
+    return [];
+  }
+  if (!manifest) return [];
+  try {
+    return manifestChanges(dir, manifest);
+  } catch {
+    return ['(unreadable)'];
+  }
 }

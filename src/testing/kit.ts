@@ -4,9 +4,18 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as tar from 'tar';
-import { build, type BuildResult } from '../build.js';
-import type { Buildpack } from '../buildpack.js';
+import { build } from '../index.js';
+import { buildEnv, type BuildResult } from '../build.js';
+import { prepareBuildDir } from '../build-dir.js';
+import type { Buildpack, RuntimeRecord } from '../buildpack.js';
+import { LayerStore } from '../cache/layers.js';
+import { acquireLock } from '../cache/lock.js';
+import { appNamespace } from '../cache/manage.js';
+import { compile } from '../compile.js';
 import { detect, type DetectAnswer } from '../detect.js';
+import { defaultFetch } from '../net/download.js';
+import { validateMirror } from '../net/mirror.js';
+import { createRuntimeInstaller, hostPlatform } from '../runtimes/install.js';
 import { spawnDyno, unpackSlug } from '../dyno.js';
 import { SlugcError } from '../errors.js';
 import type { ExecFn, ExecOptions } from '../exec.js';
@@ -26,7 +35,8 @@ export interface TestApp {
   write(files: Record<string, AppFile | null>): void;
 }
 
-function tempDir(prefix: string): string {
+/** A fresh temp dir, removed by {@link cleanup}. */
+export function tempDir(prefix = 'slugc-test-'): string {
   return trackDir(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
 }
 
@@ -61,11 +71,130 @@ export function fixtureApp(source: string): TestApp {
 /** Asks one buildpack whether it applies to an app. */
 export async function runDetect(buildpack: Buildpack, app: TestApp | string, options: { stack?: string; env?: Record<string, string> } = {}): Promise<DetectAnswer> {
   const dir = typeof app === 'string' ? app : app.dir;
-  const report = await detect({ appDir: dir, buildpacks: [buildpack], explicit: false, stack: options.stack ?? hostStack(), env: options.env ?? {}, log: createLogger() }).catch((e: unknown) => {
-    if (e instanceof SlugcError && e.code === 'SLUGC_NO_BUILDPACK') return { answers: (e.details.answers as DetectAnswer[]) ?? [] };
-    throw e;
-  });
+  const report = await detect({ appDir: dir, buildpacks: [buildpack], explicit: false, stack: options.stack ?? hostStack(), env: options.env ?? {}, log: createLogger() });
   return report.answers[0]!;
+}
+
+/** Options of {@link runCompile}. */
+export interface RunCompileOptions {
+  /** The app (copied into a build dir first, as a build does: `.slugignore` applied, the source untouched). */
+  app: TestApp | string;
+  /** Config vars. */
+  env?: Record<string, string>;
+  /** The stack; default the host's. */
+  stack?: string;
+  /** A fake `exec` (see `execRecorder`): commands are recorded, not run. */
+  exec?: ExecFn;
+  /** A fake `fetch` (see `fakeFetch`). */
+  fetch?: typeof globalThis.fetch;
+  /** A runtime mirror. */
+  mirror?: string;
+  /** Only the cache and the mirror. */
+  offline?: boolean;
+  /**
+   * A cache dir (default: a fresh one). Pass a shared one so runtimes are
+   * downloaded once per test run; layers live under `appName`.
+   */
+  cacheDir?: string;
+  /** The app's cache namespace (default: a fresh one per call, so runs never share layers unless asked). */
+  appName?: string;
+  /** Env of the host: proxies and TLS trust reach the build. Default `process.env`. */
+  hostEnv?: Record<string, string | undefined>;
+}
+
+/** What one buildpack's compile did, for assertions; nothing is packaged. */
+export interface CompileRun {
+  /** The build dir after compile: look at what the buildpack wrote. Removed by `cleanup()`. */
+  appDir: string;
+  /** The build log. */
+  log: string;
+  /** Every event. */
+  events: BuildEvent[];
+  /** What the buildpack exported for later buildpacks. */
+  exportedEnv: Record<string, string>;
+  /** Runtimes it recorded for slug.json. */
+  runtimes: RuntimeRecord[];
+  /** Every layer it opened: hit or not, and why. */
+  layers: { layer: string; hit: boolean; state: string; reason: string }[];
+  /** A `.profile.d` script it wrote, or null. */
+  profileD(name: string): string | null;
+}
+
+/**
+ * Runs one buildpack's `compile` on an app, in-process and without
+ * packaging a slug: the fast unit test of a buildpack. The app is copied
+ * into a build dir, the build env is made as `build()` makes it, the layer
+ * cache and runtime installer are real (share `cacheDir` to download once),
+ * and `exec` can record commands instead of running them. A failure
+ * rejects with the `SlugcError` (carrying `log` and `events`).
+ */
+export async function runCompile(buildpack: Buildpack, options: RunCompileOptions): Promise<CompileRun> {
+  const source = typeof options.app === 'string' ? options.app : options.app.dir;
+  const work = tempDir('slugc-compile-');
+  const appDir = path.join(work, 'app');
+  const tmpDir = path.join(work, 'tmp');
+  fs.mkdirSync(tmpDir);
+  const events: BuildEvent[] = [];
+  const log = createLogger({ onEvent: (e) => events.push(e) });
+  const hostEnv = options.hostEnv ?? process.env;
+  const cacheRoot = options.cacheDir ?? tempDir('slugc-cache-');
+  const app = appNamespace(source, options.appName ?? `compile-${path.basename(work)}`);
+  const appCacheDir = path.join(cacheRoot, 'apps', app);
+  const stack = options.stack ?? hostStack();
+  const config = options.env ?? {};
+  const fetchFn = options.fetch ?? defaultFetch(hostEnv);
+  const mirror = options.mirror ? validateMirror(options.mirror) : undefined;
+  const signal = new AbortController().signal;
+  prepareBuildDir(source, appDir);
+  const lock = await acquireLock(appCacheDir, { log, signal });
+  try {
+    const layers = new LayerStore({ root: appCacheDir, appDir, workDir: work, log });
+    const env = buildEnv({ appDir, stack, commit: null, config, hostEnv, log });
+    const runtimes = createRuntimeInstaller({ cacheRoot, fetch: fetchFn, log, stack, ...hostPlatform(), offline: Boolean(options.offline), tmpDir, signal, ...(mirror ? { mirror } : {}) });
+    const out = await compile({ appDir, buildpacks: [buildpack], env, stack, cacheRoot, appCacheDir, layers, tmpDir, fetch: fetchFn, log, signal, runtimes, configVars: config, ...(options.exec ? { exec: options.exec } : {}) });
+    return {
+      appDir,
+      log: log.text(),
+      events,
+      exportedEnv: out.exportedEnv,
+      runtimes: out.runtimes,
+      layers: layers.layers().map(({ layer }) => ({ layer: layer.name, hit: layer.hit, state: layer.state, reason: layer.reason })),
+      profileD: (name) => {
+        try {
+          return fs.readFileSync(path.join(appDir, '.profile.d', name.endsWith('.sh') ? name : `${name}.sh`), 'utf8');
+        } catch {
+          return null;
+        }
+      },
+    };
+  } catch (e) {
+    if (e instanceof SlugcError) Object.assign(e, { log: log.text(), events });
+    throw e;
+  } finally {
+    lock.release();
+  }
+}
+
+/** A hash of a whole tree (paths, modes, link targets, contents, mtimes): assert a source dir was not modified. */
+export function treeHash(dir: string): string {
+  const h = crypto.createHash('sha256');
+  const walk = (rel: string) => {
+    for (const n of fs.readdirSync(path.join(dir, rel)).sort()) {
+      const r = rel ? `${rel}/${n}` : n;
+      const st = fs.lstatSync(path.join(dir, r));
+      h.update(`${r}\0${st.mode}\0${st.mtimeMs}\0`);
+      if (st.isSymbolicLink()) h.update(fs.readlinkSync(path.join(dir, r)));
+      else if (st.isDirectory()) walk(r);
+      else h.update(fs.readFileSync(path.join(dir, r)));
+    }
+  };
+  walk('');
+  return h.digest('hex');
+}
+
+/** Unpacks a slug into a fresh temp dir (removed by `cleanup()`) with slugc's safe extractor; returns its `app` dir. */
+export async function unpackSlugToTemp(slug: string): Promise<string> {
+  return unpackSlug(slug, tempDir('slugc-slug-'));
 }
 
 /** Options of {@link runBuild}. */
@@ -285,7 +414,8 @@ export function sandboxPath(): string {
   return dir;
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.on('error', reject);

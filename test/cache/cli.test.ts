@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { tempDir, writeApp } from '../helpers.js';
+import { cleanup, tempDir, testApp } from 'slugc/testing';
+
+afterEach(cleanup);
 
 function capture() {
   let text = '';
@@ -35,7 +37,7 @@ export default { id: 'test/tools', name: 'Tools',
   async compile(ctx) { const l = ctx.cache.layer('tools', { version: '1.2.3', stack: ctx.stack }); if (!l.hit) fs.writeFileSync(l.dir + '/tool', 'x'.repeat(5000)); } };`,
   );
   for (const app of ['alpha', 'beta']) {
-    const r = await cli(['build', writeApp({ 'a.txt': app }), '-b', bp, '--cache-dir', cache, '--app', app, '-o', path.join(dir, `${app}.tgz`)]);
+    const r = await cli(['build', testApp({ 'a.txt': app }).dir, '-b', bp, '--cache-dir', cache, '--app', app, '-o', path.join(dir, `${app}.tgz`)]);
     expect(r.code).toBe(0);
   }
   return cache;

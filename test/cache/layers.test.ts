@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { LayerStore, describeKeyChange } from '../../src/cache/layers.js';
 import { listCache, pruneCache } from '../../src/cache/manage.js';
 import { createLogger } from '../../src/index.js';
-import { tempDir } from '../helpers.js';
+import { cleanup, tempDir } from 'slugc/testing';
+
+afterEach(cleanup);
 
 function store(root: string, opts: { disabled?: boolean } = {}) {
   const appDir = path.join(tempDir(), 'app');

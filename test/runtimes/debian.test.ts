@@ -15,7 +15,7 @@ import {
   type DebianPackageRef,
   type DebianRuntimeTable,
 } from '../../src/runtimes/sources/debian.js';
-import { relocateSymlinks, rewriteShebangs, runCommand } from '../../src/runtimes/sources/debian-unpack.js';
+import { relocateSymlinks, rewriteRuntimeShebangs, runCommand } from '../../src/runtimes/sources/debian-unpack.js';
 import { createRuntimeInstaller } from '../../src/runtimes/install.js';
 import type { InstalledRuntime, RuntimeArtifact, SourceContext } from '../../src/runtimes/types.js';
 
@@ -207,7 +207,7 @@ describe('making an unpacked tree relocatable', () => {
     fs.writeFileSync(path.join(dest, 'usr/bin/a'), '#!/usr/bin/ruby3.1\nputs 1\n', { mode: 0o755 });
     fs.writeFileSync(path.join(dest, 'usr/bin/b'), '#!/usr/bin/ruby3.1 -w\nputs 1\n', { mode: 0o755 });
     fs.writeFileSync(path.join(dest, 'usr/bin/c'), '#!/bin/sh\necho\n', { mode: 0o755 });
-    expect(rewriteShebangs(dest, ['usr/bin']).sort()).toEqual(['usr/bin/a', 'usr/bin/b']);
+    expect(rewriteRuntimeShebangs(dest, ['usr/bin']).sort()).toEqual(['usr/bin/a', 'usr/bin/b']);
     expect(fs.readFileSync(path.join(dest, 'usr/bin/a'), 'utf8')).toBe('#!/usr/bin/env ruby3.1\nputs 1\n');
     expect(fs.readFileSync(path.join(dest, 'usr/bin/b'), 'utf8')).toBe('#!/usr/bin/env -S ruby3.1 -w\nputs 1\n');
     expect(fs.readFileSync(path.join(dest, 'usr/bin/c'), 'utf8')).toBe('#!/bin/sh\necho\n');

@@ -10,7 +10,7 @@ import { createRuntimeInstaller, type RuntimeRequest } from '../../src/runtimes/
 import { createInventorySource } from '../../src/runtimes/sources/inventory.js';
 import type { SourceContext } from '../../src/runtimes/types.js';
 import { serveMirror, type MirrorFault, type MirrorServer } from '../../src/testing/mirror-server.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from 'slugc/testing';
 
 const ORIGIN = 'https://runtimes.test';
 

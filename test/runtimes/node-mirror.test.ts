@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../src/index.js';
 import { buildMirror, type BuildMirrorResult } from '../../src/testing/build-mirror.js';
 import { serveMirror, type MirrorServer } from '../../src/testing/mirror-server.js';
-import { repoRoot, sharedCacheDir, tempDir, writeApp } from '../helpers.js';
+import { repoRoot, sharedCacheDir } from '../support/cli.js';
+import { tempDir, testApp } from 'slugc/testing';
 
 // The Node.js buildpack installing Node through the runtime mechanism from a
 // mirror of real artifacts (built by the project's own mirror builder),
@@ -18,10 +19,10 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 const app = () =>
-  writeApp({
+  testApp({
     'package.json': JSON.stringify({ name: 'm', engines: { node: '22.x' }, scripts: { start: 'node -e "console.log(process.version)"' } }),
     'package-lock.json': JSON.stringify({ name: 'm', lockfileVersion: 3, requires: true, packages: { '': { name: 'm' } } }),
-  });
+  }).dir;
 
 describe('Node from a mirror', () => {
   it('installs Node and npm from the loopback HTTP mirror, asking nothing else', async () => {

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { packumentArtifacts, parseNpmrc, registryConfig } from '../../src/runtimes/sources/npm.js';
-import { tempDir } from '../helpers.js';
+import { cleanup, tempDir } from 'slugc/testing';
+
+afterEach(cleanup);
 
 describe('registryConfig', () => {
   it('uses the public registry by default', () => {

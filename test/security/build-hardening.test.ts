@@ -1,13 +1,16 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { build, createLogger, type Buildpack, type SlugcError } from '../../src/index.js';
 import { appNamespace, clearCache } from '../../src/cache/manage.js';
 import { fetchDocument } from '../../src/net/mirror.js';
 import { nodejsBuildpack } from '../../buildpacks/index.js';
 import { FAKE_REGISTRY, fakeRegistry } from '../fake-npm-registry.js';
-import { cliBin, tempDir, treeHash, writeApp } from '../helpers.js';
+import { cliBin } from '../support/cli.js';
+import { cleanup, tempDir, testApp, treeHash } from 'slugc/testing';
+
+afterEach(cleanup);
 
 const opts = () => ({ cacheDir: tempDir('slugc-cache-'), stack: 'test-1', hostEnv: { PATH: process.env.PATH }, output: path.join(tempDir(), 's.tgz') });
 
@@ -17,7 +20,7 @@ describe('an app symlink that leads outside the build dir', () => {
     fs.mkdirSync(path.join(victim, 'node'));
     fs.writeFileSync(path.join(victim, 'node', 'keep.txt'), 'precious');
     const before = treeHash(victim);
-    const app = writeApp({ 'package.json': '{"name":"x"}', '.heroku': { link: victim } });
+    const app = testApp({ 'package.json': '{"name":"x"}', '.heroku': { link: victim } }).dir;
     const registry = fakeRegistry();
     const err = (await build({ ...opts(), sourceDir: app, buildpacks: [nodejsBuildpack], fetch: registry.fetch, env: { npm_config_registry: FAKE_REGISTRY } }).catch((e: unknown) => e)) as SlugcError;
     expect(err).toMatchObject({ code: 'SLUGC_INVALID_INPUT', buildpack: 'slugc/nodejs', message: expect.stringMatching(/\.heroku is a symlink/) });
@@ -26,7 +29,7 @@ describe('an app symlink that leads outside the build dir', () => {
 
   it('cannot make .profile.d scripts land outside', async () => {
     const victim = tempDir('slugc-victim-');
-    const app = writeApp({ '.profile.d': { link: victim } });
+    const app = testApp({ '.profile.d': { link: victim } }).dir;
     const bp: Buildpack = { id: 'p', name: 'P', detect: async () => ({ pass: true, reason: 'y' }), compile: (ctx) => ctx.profileD('x', 'export A=1') };
     await expect(build({ ...opts(), sourceDir: app, buildpacks: [bp] })).rejects.toMatchObject({ code: 'SLUGC_INVALID_INPUT', message: expect.stringMatching(/\.profile\.d is a symlink/) });
     expect(fs.readdirSync(victim)).toEqual([]);
@@ -36,7 +39,7 @@ describe('an app symlink that leads outside the build dir', () => {
 describe('secrets', () => {
   it('stay out of the error a failing command raises (and so out of --json output)', async () => {
     const bp: Buildpack = { id: 's', name: 'S', detect: async () => ({ pass: true, reason: 'y' }), compile: async (ctx) => void (await ctx.exec('sh', ['-c', 'echo "token is $API_TOKEN"; exit 1'])) };
-    const err = (await build({ ...opts(), sourceDir: writeApp({}), buildpacks: [bp], env: { API_TOKEN: 'supersecret123' } }).catch((e: unknown) => e)) as SlugcError;
+    const err = (await build({ ...opts(), sourceDir: testApp({}).dir, buildpacks: [bp], env: { API_TOKEN: 'supersecret123' } }).catch((e: unknown) => e)) as SlugcError;
     expect(err.code).toBe('SLUGC_COMMAND_FAILED');
     expect(err.message).toMatch(/token is \[secret\]/);
     expect(JSON.stringify(err.toJSON())).not.toContain('supersecret123');
@@ -78,7 +81,7 @@ describe('an interrupted build', () => {
       async compile(ctx) { ctx.log.info('compiling'); await ctx.exec('bash', ['-c', 'exec -a ${marker} sleep 60']); } };`);
     const cache = tempDir('slugc-cache-');
     const tmpBefore = new Set(fs.readdirSync('/tmp').filter((f) => f.startsWith('slugc-') && !f.startsWith('slugc-test') && !f.startsWith('slugc-app') && !f.startsWith('slugc-cache')));
-    const child = spawn(process.execPath, [cliBin, 'build', writeApp({ 'a.txt': '' }), '-b', bp, '--cache-dir', cache, '--app', 'slow', '-o', path.join(dir, 's.tgz')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliBin, 'build', testApp({ 'a.txt': '' }).dir, '-b', bp, '--cache-dir', cache, '--app', 'slow', '-o', path.join(dir, 's.tgz')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));

@@ -7,11 +7,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { craftTar, craftZip } from '../support/craft.js';
 import { extractArchive } from '../../src/archive/extract.js';
-import { tempDir } from '../helpers.js';
+import { cleanup, tempDir } from 'slugc/testing';
 import { archive, refusal } from '../support/security.js';
+
+afterEach(cleanup);
 
 /** `dest` is `base/a/b/dest`, so `../..` from dest is still inside `base`; `outside` is `base/outside`. */
 function sandbox() {

@@ -6,11 +6,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { craftTar, craftZip, paxHeader, tarHeader } from '../support/craft.js';
 import { extractArchive, extractTar } from '../../src/archive/extract.js';
-import { tempDir } from '../helpers.js';
+import { cleanup, tempDir } from 'slugc/testing';
 import { archive, refusal } from '../support/security.js';
+
+afterEach(cleanup);
 
 /** A sandbox: `dest` is two levels down, so `../` and `../../` both stay inside `base`, where we can look. */
 function sandbox() {

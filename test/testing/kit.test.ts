@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Buildpack } from '../../src/index.js';
-import { cleanup, execRecorder, fakeFetch, runBuild, startProcess, testApp, assertLogContains, assertProcessType, assertSlugContains } from '../../src/testing/index.js';
-import { repoRoot, tempDir } from '../helpers.js';
+import { assertLogContains, assertProcessType, assertSlugContains, cleanup, execRecorder, fakeFetch, runBuild, startProcess, tempDir, testApp } from 'slugc/testing';
+import { repoRoot } from '../support/cli.js';
 
 afterEach(cleanup);
 

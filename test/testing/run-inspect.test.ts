@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Buildpack } from '../../src/index.js';
-import { cleanup, runBuild, testApp } from '../../src/testing/index.js';
-import { cliBin, runCli } from '../helpers.js';
+import { cleanup, runBuild, testApp } from 'slugc/testing';
+import { cliBin, runCli } from '../support/cli.js';
 
 afterEach(cleanup);
 

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { rewriteShebangs } from '../../fs/shebangs.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -173,10 +174,10 @@ export function addLinks(dest: string, links: Record<string, string>): string[] 
 /**
  * Rewrites `#!/usr/bin/ruby3.1`-style lines of scripts in `binDirs` whose
  * interpreter is one of the runtime's own commands to `#!/usr/bin/env
- * ruby3.1` (`env -S` when the line has arguments), so they run the runtime
- * found on PATH rather than a host path that may not exist.
+ * ruby3.1`, so they run the runtime found on PATH rather than a host path
+ * that may not exist. Returns the files as `<binDir>/<name>`.
  */
-export function rewriteShebangs(dest: string, binDirs: readonly string[]): string[] {
+export function rewriteRuntimeShebangs(dest: string, binDirs: readonly string[]): string[] {
   const ours = new Set<string>();
   for (const b of binDirs) {
     try {
@@ -185,37 +186,8 @@ export function rewriteShebangs(dest: string, binDirs: readonly string[]): strin
       /* no such dir */
     }
   }
-  const rewritten: string[] = [];
-  for (const b of binDirs) {
-    const dir = path.join(dest, b);
-    let names: string[];
-    try {
-      names = fs.readdirSync(dir);
-    } catch {
-      continue;
-    }
-    for (const n of names) {
-      const file = path.join(dir, n);
-      const st = fs.lstatSync(file);
-      if (!st.isFile()) continue;
-      const fd = fs.openSync(file, 'r');
-      const head = Buffer.alloc(256);
-      const len = fs.readSync(fd, head, 0, 256, 0);
-      fs.closeSync(fd);
-      const text = head.subarray(0, len).toString('latin1');
-      const m = /^#!\s*(\/\S+)([ \t]+[^\n]*)?\n/.exec(text);
-      if (!m) continue;
-      const interp = path.basename(m[1]!);
-      if (m[1] === '/usr/bin/env' || !ours.has(interp)) continue;
-      const args = (m[2] ?? '').trim();
-      const line = args ? `#!/usr/bin/env -S ${interp} ${args}\n` : `#!/usr/bin/env ${interp}\n`;
-      const body = fs.readFileSync(file);
-      fs.writeFileSync(file, Buffer.concat([Buffer.from(line, 'latin1'), body.subarray(m[0].length)]));
-      fs.chmodSync(file, st.mode & 0o7777);
-      rewritten.push(`${b}/${n}`);
-    }
-  }
-  return rewritten;
+  const dirs = binDirs.map((b) => path.join(dest, b));
+  return rewriteShebangs(dirs, { match: (p) => ours.has(path.basename(p)) }).map((f) => path.relative(dest, f));
 }
 
 /** Applies patches; warns about those whose text is not found (a changed upstream file). */

@@ -72,7 +72,7 @@ import {
   fillArch,
   type DebianRuntimeTable,
 } from './debian-runtimes.js';
-import { addLinks, applyPatches, lddCheck, relocateSymlinks, rewriteShebangs, runCommand, type CommandRunner } from './debian-unpack.js';
+import { addLinks, applyPatches, lddCheck, relocateSymlinks, rewriteRuntimeShebangs, runCommand, type CommandRunner } from './debian-unpack.js';
 
 export { DEBIAN_RUNTIMES, debianVersionToSemver, type DebianRuntimeSpec, type DebianRuntimeTable } from './debian-runtimes.js';
 export type { CommandResult, CommandRunner } from './debian-unpack.js';
@@ -450,7 +450,7 @@ export function createDebianSource(options: DebianSourceOptions = {}): RuntimeSo
       }
       const binDirs = spec.binDirs.map((b) => fillArch(b, arch));
       const links = addLinks(dest, Object.fromEntries(Object.entries(spec.links ?? {}).map(([k, v]) => [fillArch(k, arch), fillArch(v, arch)])));
-      const shebangs = rewriteShebangs(dest, binDirs);
+      const shebangs = rewriteRuntimeShebangs(dest, binDirs);
       const patched = applyPatches(
         dest,
         (spec.patches ?? []).map((x) => ({ ...x, file: fillArch(x.file, arch) })),
