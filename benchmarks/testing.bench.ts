@@ -1,14 +1,15 @@
 // How long buildpack tests take with slugc/testing, on the fixture Node app:
 //   npm run bench:testing [-- --runs 5]
-// (1) a unit test: detect + the whole build with commands recorded, not run
-//     (execRecorder), so it measures the kit and the buildpack's own logic;
+// (1) a unit test: detect + compile of the Node.js buildpack with commands
+//     recorded, not run (runCompile + execRecorder), no slug packed: it
+//     measures the kit and the buildpack's own logic;
 // (2) a full test: build for real (npm ci against the registry, warm cache),
 //     start the web process from the slug and get an HTTP answer.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { nodejsBuildpack } from '../buildpacks/index.js';
-import { clearCache } from '../src/index.js';
-import { cleanup, execRecorder, fixtureApp, runBuild, runDetect, startProcess } from '../src/testing/index.js';
+import { nodejsBuildpack } from 'slugc/buildpacks';
+import { clearCache } from 'slugc';
+import { cleanup, execRecorder, fixtureApp, runBuild, runCompile, runDetect, startProcess } from 'slugc/testing';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, cache: { type: 'string', default: path.resolve('.slugc-cache/test-cache') } } });
 const runs = Number(values.runs);
@@ -29,9 +30,9 @@ async function unitTest() {
   // The shared cache gives the runtime download; an app name of its own keeps the
   // (never filled) layers of recorded commands away from other builds.
   const appName = `bench-unit-${process.pid}-${n++}`;
-  const run = await runBuild({ app, buildpacks: [nodejsBuildpack], exec: rec.exec, cacheDir: values.cache!, appName });
+  const run = await runCompile(nodejsBuildpack, { app, exec: rec.exec, cacheDir: values.cache!, appName });
   clearCache(values.cache!, appName);
-  if (!rec.commands.some((c) => c.line.startsWith('npm ci')) || !run.release.processTypes.web) throw new Error('unexpected build');
+  if (!rec.commands.some((c) => c.line.startsWith('npm ci')) || !run.profileD('nodejs.sh')?.includes('$HOME/.heroku/node')) throw new Error('unexpected compile');
 }
 
 async function fullTest() {

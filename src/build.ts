@@ -299,7 +299,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       log.step('Discovering process types');
       const r = await release({ appDir, buildpacks: chosen, stack, env: releaseEnv, log, configVars: config });
       const names = Object.keys(r.processTypes);
-      log.info(names.length ? `Process types: ${names.map((n) => `${n} (${r.processTypeSources[n]})`).join(', ')}` : 'No process types: add a Procfile, e.g. `web: node server.js`.');
+      log.info(names.length ? `Process types: ${names.map((n) => `${n} (${r.processTypeSources[n]})`).join(', ')}` : 'No process types: add a Procfile naming the command that starts each process (e.g. `web: <command> --port $PORT`), or use a buildpack that offers defaults.');
       return r;
     });
     const slug = await timed('package', async () => {

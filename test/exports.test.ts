@@ -27,3 +27,69 @@ describe('the package exports, resolved by Node as for a user who installed slug
     expect(r.stderr).toMatch(/ERR_PACKAGE_PATH_NOT_EXPORTED/);
   });
 });
+
+/**
+ * The public export list of each subpath, pinned: a change to the API is a
+ * change to this file, made on purpose (and to docs/ when it matters).
+ */
+const PINNED = {
+  'slugc/sdk': [
+      'APP_FILE_MAX_BYTES', 'ChecksumMismatchError', 'CommandFailedError', 'ConfigFileError', 'ENV_NAME_PATTERN', 'ERROR_CODE_PATTERN',
+      'INVENTORY_SCHEMA_VERSION', 'SAFE_NAME_PATTERN', 'SlugcError', 'TAIL_BYTES', 'TAIL_LINES', 'VersionUnsatisfiableError', 'appFileExists',
+      'appFileSha256', 'assertInside', 'copyTree', 'createDebianSource', 'createInventorySource', 'createNpmSource', 'dependencyLayer',
+      'downloadVerified', 'fetchDocument', 'fetchPackument', 'firstLine', 'formatBytes', 'formatChecksum', 'hostPlatform', 'indentLines',
+      'installRuntimeLayer', 'inventorySchema', 'isBuildpack', 'isSlugcError', 'manifestChanges', 'mirrorUrl', 'nearestVersions', 'outputTail',
+      'packumentArtifacts', 'parseChecksum', 'parseIni', 'parseInventory', 'parseJson', 'parseProperties', 'parseTomlText', 'parseWithSchema',
+      'positionAt', 'readAppFile', 'readConfigFile', 'refuseConflictingLockfiles', 'registryConfig', 'requestFrom', 'requestToRange',
+      'resolveAppFile', 'resolveRuntime', 'rewriteShebangs', 'runtimeEnv', 'runtimeProfileScript', 'runtimeSources', 'safeName', 'treeManifest',
+      'treeSize', 'writeFileAtomic', 'zodProblems',
+  ],
+  /** `slugc` is everything in `slugc/sdk` plus these. */
+  'slugc (besides slugc/sdk)': [
+      'DEFAULT_CACHE_MAX_BYTES', 'DEFAULT_SIZE_LIMITS', 'DEFAULT_SOURCE_DATE_EPOCH', 'LayerStore', 'PROCESS_TYPE_PATTERN', 'acquireLock',
+      'appNamespace', 'build', 'buildEnv', 'clearCache', 'compile', 'createLogger', 'createRuntimeInstaller', 'defaultCacheDir', 'defaultFetch',
+      'describeKeyChange', 'detect', 'detectArchiveFormat', 'detectFailure', 'extractArchive', 'extractTar', 'findBuildpack', 'hostStack',
+      'inspectSlug', 'listCache', 'metadataPathFor', 'packDirectory', 'packageSlug', 'parseEnvAssignment', 'parseEnvText', 'parseProcfile',
+      'parseSize', 'prepareBuildDir', 'pruneCache', 'readEnvFile', 'readProcfile', 'readSlugignore', 'release', 'resolveBuildpacks',
+      'shellBuildpack', 'slugProcessTypes', 'sourceCommit', 'spawnDyno', 'unpackSlug', 'validateBuildOptions', 'validateMirror',
+  ],
+  'slugc/testing': [
+      'assertLogContains', 'assertProcessType', 'assertSlugContains', 'buildMirror', 'cleanup', 'execRecorder', 'fakeFetch', 'fixtureApp',
+      'freePort', 'listSlug', 'runBuild', 'runCompile', 'runDetect', 'sandboxPath', 'serveMirror', 'sha256File', 'startProcess', 'tempDir',
+      'testApp', 'treeHash', 'unpackSlugToTemp', 'writeInventory',
+  ],
+  'slugc/buildpacks': [
+      'DEFAULT_NODE_MAJOR', 'NODE_HOME', 'builtinBuildpacks', 'createNodejsBuildpack', 'findBuiltinBuildpack', 'nodejsBuildpack',
+  ],
+};
+
+describe('the public API of each subpath', () => {
+  const keys = (spec: string): string[] => {
+    const r = node(`const m = await import(${JSON.stringify(spec)}); console.log(JSON.stringify(Object.keys(m).sort()));`);
+    expect(r.stderr).toBe('');
+    return JSON.parse(r.stdout) as string[];
+  };
+
+  it('pins what slugc/sdk exports', () => {
+    expect(keys('slugc/sdk')).toEqual(PINNED['slugc/sdk']);
+  });
+
+  it('pins what slugc exports: all of slugc/sdk, and the stages, cache and CLI-facing functions', () => {
+    const root = keys('slugc');
+    expect(root.filter((k) => !PINNED['slugc/sdk'].includes(k))).toEqual(PINNED['slugc (besides slugc/sdk)']);
+    expect(PINNED['slugc/sdk'].filter((k) => !root.includes(k))).toEqual([]);
+  });
+
+  it('pins what slugc/testing exports', () => {
+    expect(keys('slugc/testing')).toEqual(PINNED['slugc/testing']);
+  });
+
+  it('pins what slugc/buildpacks exports', () => {
+    expect(keys('slugc/buildpacks')).toEqual(PINNED['slugc/buildpacks']);
+  });
+
+  it('gives build() of slugc the built-ins, and the sdk none of them', () => {
+    const r = node(`const lib = await import('slugc'); const sdk = await import('slugc/sdk'); console.log(typeof lib.build, 'build' in sdk, 'builtinBuildpacks' in lib);`);
+    expect(r.stdout.trim()).toBe('function false false');
+  });
+});

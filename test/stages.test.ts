@@ -142,6 +142,17 @@ describe('build with custom buildpacks', () => {
     expect(listing).toMatch(/^lrwxrwxrwx 0\/0 .* \.\/app\/l -> lib\/a\.js$/m);
   });
 
+  it('says how to add process types without assuming a language when none are found', async () => {
+    const app = testApp({ 'marker.txt': 'x' }).dir;
+    const quiet: Buildpack = { ...fakeBuildpack('q'), release: undefined as never };
+    delete (quiet as { release?: unknown }).release;
+    const r = await build({ ...opts(), sourceDir: app, output: path.join(tempDir(), 'slug.tgz'), buildpacks: [quiet] });
+    expect(r.release.processTypes).toEqual({});
+    const line = r.log.split('\n').find((l) => l.includes('No process types'));
+    expect(line).toMatch(/add a Procfile naming the command that starts each process/);
+    expect(line).not.toMatch(/node|npm/i);
+  });
+
   it('takes the commit from SOURCE_VERSION, then from git', async () => {
     const app = testApp({ 'marker.txt': '' }).dir;
     const withEnv = await build({ ...opts(), sourceDir: app, output: path.join(tempDir(), 's.tgz'), buildpacks: [fakeBuildpack('a')], env: { SOURCE_VERSION: 'abc123' } });

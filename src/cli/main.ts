@@ -154,8 +154,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .argument('[process...]', 'a process type (default web), or -- and a command')
     .option('-e, --env <KEY=VALUE>', 'a config var; repeat for several', collect, [])
     .option('--env-file <file>', 'read config vars from a dotenv file')
-    .option('-p, --port <port>', 'PORT for the process', '5000')
-    .action(async (slug: string, rest: string[], opts: { env: string[]; envFile?: string; port: string }) => {
+    .option('-p, --port <port>', 'PORT for the process (default: PORT from the environment, else 5000)')
+    .action(async (slug: string, rest: string[], opts: { env: string[]; envFile?: string; port?: string }) => {
       const target = path.resolve(io.cwd, slug);
       let appDir = target;
       let work: string | undefined;
@@ -173,9 +173,14 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
             hint: 'Name one of its process types, or give a command after --.',
           });
         }
-        const port = Number(opts.port);
-        if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new SlugcError('SLUGC_USAGE', `Couldn't use --port ${opts.port}.`, { hint: 'Give a port number, e.g. 5000.' });
-        const child = spawnDyno({ appDir, command, port, env: envFrom(opts), path: io.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', stdio: ['inherit', 'pipe', 'pipe'] });
+        // As `heroku local` and foreman: --port, else PORT (a config var, then slugc's own env), else 5000.
+        const config = envFrom(opts);
+        const [portText, portFrom] = opts.port !== undefined ? [opts.port, '--port'] : config.PORT !== undefined ? [config.PORT, 'the PORT config var'] : io.env.PORT ? [io.env.PORT, 'PORT'] : ['5000', 'the default'];
+        const port = Number(portText);
+        if (!/^\d+$/.test(portText.trim()) || !Number.isInteger(port) || port <= 0 || port > 65535) {
+          throw new SlugcError('SLUGC_USAGE', `Couldn't use port ${JSON.stringify(portText)} from ${portFrom}: not a port number.`, { hint: 'Give a port number, e.g. --port 5000.' });
+        }
+        const child = spawnDyno({ appDir, command, port, env: config, path: io.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', stdio: ['inherit', 'pipe', 'pipe'] });
         child.stdout?.on('data', (c: Buffer) => io.stdout.write(c));
         child.stderr?.on('data', (c: Buffer) => io.stderr.write(c));
         const forward = (sig: NodeJS.Signals) => () => {

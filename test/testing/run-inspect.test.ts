@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Buildpack } from '../../src/index.js';
+import type { Buildpack } from 'slugc';
 import { cleanup, runBuild, testApp } from 'slugc/testing';
 import { cliBin, runCli } from '../support/cli.js';
 
@@ -26,6 +26,17 @@ describe('slugc run', () => {
     const r = runCli(['run', run.slugPath, 'hello', '--env', 'NAME=slugc', '--port', '6001']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^hello from profile\.d, HOME=\/\S+\/app, PORT=6001, NAME=slugc$/m);
+  });
+
+  it('takes PORT from the environment when --port is not given, as heroku local does; --port wins; a bad one is a usage error', async () => {
+    const run = await runBuild({ app: testApp({ 'web.sh': '' }), buildpacks: [shell] });
+    expect(runCli(['run', run.slugPath, 'hello'], { env: { PORT: '6123' } }).stdout).toMatch(/PORT=6123,/);
+    expect(runCli(['run', run.slugPath, 'hello', '--env', 'PORT=6124'], { env: { PORT: '6123' } }).stdout).toMatch(/PORT=6124,/);
+    expect(runCli(['run', run.slugPath, 'hello', '--port', '6002'], { env: { PORT: '6123' } }).stdout).toMatch(/PORT=6002,/);
+    expect(runCli(['run', run.slugPath, 'hello'], { env: { PORT: '' } }).stdout).toMatch(/PORT=5000,/);
+    const bad = runCli(['run', run.slugPath, 'hello'], { env: { PORT: 'eighty' } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/Couldn't use port "eighty" from PORT: not a port number/);
   });
 
   it('runs a one-off command after --, and exits with its code', async () => {
