@@ -67,8 +67,13 @@ export function treeSize(dir: string): number {
   return total;
 }
 
-/** Size and mtime (ms) of every regular file of a tree, by relative path: enough to notice a file changed in place. */
-export type TreeManifest = Record<string, [size: number, mtimeMs: number]>;
+/**
+ * Size, mtime (ms) and mode of every regular file of a tree, by relative
+ * path: enough to notice a file changed in place or chmod-ed through a hard
+ * link. (Not a defence against a hostile buildpack, which runs as the same
+ * user and could write the store directly; a guard against accidents.)
+ */
+export type TreeManifest = Record<string, [size: number, mtimeMs: number, mode?: number]>;
 
 /** Records a {@link TreeManifest} of `dir`. */
 export function treeManifest(dir: string): TreeManifest {
@@ -79,7 +84,7 @@ export function treeManifest(dir: string): TreeManifest {
       if (e.isDirectory()) walk(r);
       else if (e.isFile()) {
         const st = fs.lstatSync(path.join(dir, r));
-        out[r] = [st.size, Math.trunc(st.mtimeMs)];
+        out[r] = [st.size, Math.trunc(st.mtimeMs), st.mode & 0o7777];
       }
     }
   };
@@ -91,9 +96,9 @@ export function treeManifest(dir: string): TreeManifest {
 export function manifestChanges(dir: string, manifest: TreeManifest, limit = 5): string[] {
   const now = treeManifest(dir);
   const changed: string[] = [];
-  for (const [rel, [size, mtime]] of Object.entries(manifest)) {
+  for (const [rel, [size, mtime, mode]] of Object.entries(manifest)) {
     const cur = now[rel];
-    if (!cur || cur[0] !== size || cur[1] !== mtime) changed.push(rel);
+    if (!cur || cur[0] !== size || cur[1] !== mtime || (mode !== undefined && cur[2] !== mode)) changed.push(rel);
     if (changed.length >= limit) return changed;
   }
   for (const rel of Object.keys(now)) {

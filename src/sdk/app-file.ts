@@ -40,8 +40,9 @@ export function resolveAppFile(appDir: string, rel: string): string | null {
         return null;
       }
     }
+    if (code === 'ENOTDIR') return null; // `Procfile/x` where Procfile is a file: no such file
     if (code === 'ELOOP') throw new SlugcError('SLUGC_UNSAFE_APP_FILE', `Couldn't read ${rel}: its symlinks loop.`, { hint: `Commit ${rel} as a regular file.` });
-    throw e;
+    throw new SlugcError('SLUGC_UNSAFE_APP_FILE', `Couldn't read ${rel}: ${code ?? 'unreadable'}.`, { hint: `Check that ${rel} is a readable file in the app.`, cause: e });
   }
   if (real !== root && !real.startsWith(root + path.sep)) {
     throw new SlugcError('SLUGC_UNSAFE_APP_FILE', `Couldn't read ${rel}: it is a symlink that leads out of the app dir.`, {

@@ -1,3 +1,4 @@
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { SlugcError, type ErrorCode } from '../errors.js';
 import { readAppFile } from './app-file.js';
@@ -47,17 +48,43 @@ export function positionAt(text: string, offset: number): ConfigPosition {
   return { line, column: offset - before.lastIndexOf('\n') };
 }
 
-/** Parses JSON; a syntax error names the file, line and column. */
+/** jsonc-parser's error names, in words. */
+const JSON_ERRORS: Record<string, string> = {
+  InvalidSymbol: 'unexpected character',
+  InvalidNumberFormat: 'invalid number',
+  PropertyNameExpected: 'expected a property name in double quotes',
+  ValueExpected: 'expected a value',
+  ColonExpected: 'expected ":"',
+  CommaExpected: 'expected ","',
+  CloseBraceExpected: 'expected "}"',
+  CloseBracketExpected: 'expected "]"',
+  EndOfFileExpected: 'expected the end of the file',
+  InvalidCommentToken: 'comments are not allowed in JSON',
+  UnexpectedEndOfComment: 'unexpected end of a comment',
+  UnexpectedEndOfString: 'unterminated string',
+  UnexpectedEndOfNumber: 'unexpected end of a number',
+  InvalidUnicode: 'invalid unicode escape',
+  InvalidEscapeCharacter: 'invalid escape character',
+  InvalidCharacter: 'invalid character in a string',
+};
+
+/**
+ * Parses JSON; a syntax error names the file, line and column (found with
+ * jsonc-parser in strict mode, since V8's own messages often have no
+ * position) and never quotes the file's text.
+ */
 export function parseJson(text: string, file: string, options: ConfigFileOptions = {}): unknown {
+  const body = text.replace(/^\uFEFF/, '');
   try {
-    return JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    // V8 says "at position N", newer ones also "(line L column C)".
-    const lc = /line (\d+) column (\d+)/.exec(msg);
-    const pos = /position (\d+)/.exec(msg);
-    const position = lc ? { line: Number(lc[1]), column: Number(lc[2]) } : pos ? positionAt(text, Number(pos[1])) : text.trim() === '' ? { line: 1, column: 1 } : undefined;
-    throw new ConfigFileError(file, msg.replace(/\s*\(line \d+ column \d+\)/, ''), position, options);
+    return JSON.parse(body);
+  } catch {
+    if (body.trim() === '') throw new ConfigFileError(file, 'the file is empty', { line: 1, column: 1 }, options);
+    const errors: ParseError[] = [];
+    parseJsonc(body, errors, { allowTrailingComma: false, disallowComments: true, allowEmptyContent: false });
+    const first = errors[0];
+    if (!first) throw new ConfigFileError(file, 'not valid JSON', undefined, options);
+    const name = printParseErrorCode(first.error);
+    throw new ConfigFileError(file, JSON_ERRORS[name] ?? name, positionAt(body, first.offset), options);
   }
 }
 
@@ -120,16 +147,28 @@ export function parseProperties(text: string, file: string, options: ConfigFileO
   const out: Record<string, string> = {};
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
-    const start = i + 1;
-    let logical = lines[i]!.trimStart();
+    // A logical line and, for each of its characters, where it is in the file.
+    let logical = '';
+    const where: ConfigPosition[] = [];
+    const append = (lineIndex: number) => {
+      const raw = lines[lineIndex]!;
+      const indent = raw.length - raw.trimStart().length;
+      for (let c = indent; c < raw.length; c++) where.push({ line: lineIndex + 1, column: c + 1 });
+      logical += raw.slice(indent);
+    };
+    append(i);
     if (!logical || logical.startsWith('#') || logical.startsWith('!')) continue;
-    while (/(^|[^\\])(\\\\)*\\$/.test(logical) && i + 1 < lines.length) logical = logical.slice(0, -1) + lines[++i]!.trimStart();
+    while (/(^|[^\\])(\\\\)*\\$/.test(logical) && i + 1 < lines.length) {
+      logical = logical.slice(0, -1);
+      where.pop();
+      append(++i);
+    }
     const m = /^((?:\\.|[^=:\s\\])+)\s*[=:\s]?\s*(.*)$/.exec(logical);
-    if (!m) throw new ConfigFileError(file, `expected "key=value", found ${JSON.stringify(logical.slice(0, 60))}`, { line: start, column: 1 }, options);
+    if (!m) throw new ConfigFileError(file, `expected "key=value", found ${JSON.stringify(logical.slice(0, 60))}`, where[0], options);
     const unescape = (s: string, offset: number) =>
       s.replace(/\\(u([0-9a-fA-F]{0,4})|.)/g, (all, esc: string, hex: string | undefined, at: number) => {
         if (hex !== undefined) {
-          if (hex.length !== 4) throw new ConfigFileError(file, `bad unicode escape ${JSON.stringify(all)}`, { line: start, column: offset + at + 1 }, options);
+          if (hex.length !== 4) throw new ConfigFileError(file, `bad unicode escape ${JSON.stringify(all)}`, where[offset + at], options);
           return String.fromCharCode(parseInt(hex, 16));
         }
         return ({ t: '\t', n: '\n', r: '\r', f: '\f' } as Record<string, string>)[esc] ?? esc;

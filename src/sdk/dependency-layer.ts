@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CompileContext } from '../buildpack.js';
 import type { Layer, LayerKey } from '../cache/layers.js';
+import { SlugcError } from '../errors.js';
 import { resolveAppFile } from './app-file.js';
 
 /** Options of {@link dependencyLayer}. */
@@ -37,6 +38,9 @@ export interface DependencyLayer {
 export function appFileSha256(appDir: string, rel: string): string | null {
   const real = resolveAppFile(appDir, rel);
   if (real === null) return null;
+  if (!fs.statSync(real).isFile()) {
+    throw new SlugcError('SLUGC_UNSAFE_APP_FILE', `Couldn't read ${rel}: it is not a regular file.`, { hint: `Make ${rel} a file (a lockfile), or remove it.` });
+  }
   return crypto.createHash('sha256').update(fs.readFileSync(real)).digest('hex');
 }
 

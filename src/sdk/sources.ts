@@ -36,7 +36,9 @@ export function runtimeSources(env: Readonly<Record<string, string>>, options: R
   return order.map((name) => {
     if (name === 'inventory') {
       if (!inventoryUrl) {
-        throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't use the inventory source for ${lang}: ${inventoryVar} is not set.`, { hint: `Set ${inventoryVar} to the URL of an inventory file (https://, http:// or file://).` });
+        throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't use the inventory source for ${lang}: ${inventoryVar} is not set.`, {
+          hint: `Set ${inventoryVar} to the URL of an inventory file (https://, http:// or file://), or name other sources in ${sourcesVar} (known: ${known.join(', ')}).`,
+        });
       }
       return createInventorySource(inventoryUrl);
     }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { APP_FILE_MAX_BYTES, SlugcError, appFileExists, readAppFile, resolveAppFile } from 'slugc/sdk';
+import { APP_FILE_MAX_BYTES, SlugcError, appFileExists, appFileSha256, manifestChanges, readAppFile, resolveAppFile, treeManifest } from 'slugc/sdk';
 import { cleanup, tempDir, testApp } from 'slugc/testing';
 
 afterEach(cleanup);
@@ -166,5 +166,29 @@ describe('appFileExists', () => {
     expect(appFileExists(app.dir, 'dir')).toBe(false);
     expect(appFileExists(app.dir, '../x')).toBe(false);
     expect(appFileExists(app.dir, 'missing')).toBe(false);
+  });
+});
+
+describe('paths through files and lockfiles that are not files', () => {
+  it('answers "no such file" for a path through a regular file, without a raw error', () => {
+    const app = testApp({ Procfile: 'web: x\n' });
+    expect(readAppFile(app.dir, 'Procfile/x')).toBeNull();
+    expect(appFileExists(app.dir, 'Procfile/x')).toBe(false);
+  });
+
+  it('refuses a lockfile that is a directory with SLUGC_UNSAFE_APP_FILE', () => {
+    const app = testApp({ 'hello.lock/x': '' });
+    expect(() => appFileSha256(app.dir, 'hello.lock')).toThrow(expect.objectContaining({ code: 'SLUGC_UNSAFE_APP_FILE' }));
+  });
+
+  it('notices a chmod through a hard link in a tree manifest, as well as content changes', () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'bin'), '#!/bin/sh\n', { mode: 0o755 });
+    const manifest = treeManifest(dir);
+    expect(manifestChanges(dir, manifest)).toEqual([]);
+    const link = path.join(tempDir(), 'bin');
+    fs.linkSync(path.join(dir, 'bin'), link);
+    fs.chmodSync(link, 0o644);
+    expect(manifestChanges(dir, manifest)).toEqual(['bin']);
   });
 });

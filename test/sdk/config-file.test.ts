@@ -242,3 +242,22 @@ describe('readConfigFile', () => {
     expect(String((err as Error).message)).not.toContain('s3cr3t-value');
   });
 });
+
+describe('parseJson and parseProperties, where V8 and continuations hide the place', () => {
+  it('names the line and column of a trailing comma, a bare word and a missing value, without quoting the file', () => {
+    const a = configError(() => parseJson('{\n  "deps": [1,]\n}', 'x.json'));
+    expect(a.position).toEqual({ line: 2, column: 14 });
+    expect(a.message).not.toMatch(/deps/);
+    expect(configError(() => parseJson('{\n  "a": tru\n}', 'x.json')).position).toEqual({ line: 2, column: 8 });
+    expect(configError(() => parseJson('{"a": }', 'x.json')).position).toEqual({ line: 1, column: 7 });
+  });
+
+  it('counts positions after a byte order mark from the text the reader sees', () => {
+    expect(configError(() => parseJson('\uFEFF{"a":1,\n}', 'x.json')).position).toEqual({ line: 2, column: 1 });
+  });
+
+  it('places a bad escape of a properties file at its physical line and column, indented or continued', () => {
+    expect(configError(() => parseProperties('a=1\n  b=x\\u12zz\n', 'f')).position).toEqual({ line: 2, column: 6 });
+    expect(configError(() => parseProperties('a=1\nb=line \\\n  more \\u12\n', 'f')).position).toEqual({ line: 3, column: 8 });
+  });
+});
