@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { defaultFetch } from './net/download.js';
 import { SECRET_NAME_PATTERN } from './env-file.js';
 import { parseOrThrow } from './problems.js';
 import { ENV_NAME_PATTERN, SAFE_NAME_PATTERN } from './names.js';
-import { SlugcError, errorMessage, type Stage } from './errors.js';
+import { SlugcError, errorMessage, redactError, type Stage } from './errors.js';
 import { createLogger, type BuildEvent, type Logger } from './log.js';
 import type { ExecFn } from './exec.js';
 import { metadataPathFor, packageSlug, type PackageOutput, type SizeLimits } from './package.js';
@@ -20,7 +21,7 @@ import { validateMirror } from './net/mirror.js';
 import { hostStack, sourceCommit } from './stack.js';
 import { buildpackIds, findBuildpack, planBuildpacks } from './buildpack-ref.js';
 import { LayerStore } from './cache/layers.js';
-import { acquireLock, type Lock } from './cache/lock.js';
+import { BUILD_ID_VAR, acquireLock, type Lock } from './cache/lock.js';
 import { appNamespace, parseSize, pruneCache } from './cache/manage.js';
 
 /** Options of {@link build}. */
@@ -161,6 +162,8 @@ export function buildEnv(opts: {
   config: Record<string, string>;
   hostEnv: Record<string, string | undefined>;
   log: Logger;
+  /** Marks every process of this build (`SLUGC_BUILD_ID`), so a later build can stop orphans of a killed one. */
+  buildId?: string;
 }): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.hostEnv)) if (v !== undefined && PASSTHROUGH.test(k)) env[k] = v;
@@ -181,6 +184,7 @@ export function buildEnv(opts: {
   env.STACK = opts.stack;
   env.SOURCE_VERSION = opts.commit ?? '';
   env.LANG ??= 'C.UTF-8';
+  if (opts.buildId) env[BUILD_ID_VAR] = opts.buildId;
   return env;
 }
 
@@ -215,6 +219,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const config = opts.env ?? {};
   log.redact(Object.entries(config).filter(([k]) => SECRET_NAME_PATTERN.test(k)).map(([, v]) => v));
 
+  checkOutput(output, sourceDir);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-'));
   const cacheRoot = noCache ? path.join(work, 'cache') : path.resolve(opts.cacheDir ?? defaultCacheDir(hostEnv));
   const app = appNamespace(sourceDir, opts.app ?? config.SLUGC_APP ?? hostEnv.SLUGC_APP);
@@ -257,7 +262,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       // Fail fast on a broken Procfile, before a long compile.
       readProcfile(appDir);
     });
-    const env = buildEnv({ appDir, stack, commit, config, hostEnv, log });
+    const env = buildEnv({ appDir, stack, commit, config, hostEnv, log, buildId: lock?.id ?? crypto.randomBytes(8).toString('hex') });
     const fetchFn = opts.fetch ?? defaultFetch(hostEnv);
     const mirrorSetting = opts.mirror ?? config.SLUGC_MIRROR ?? hostEnv.SLUGC_MIRROR;
     const mirror = mirrorSetting ? validateMirror(mirrorSetting) : undefined;
@@ -351,13 +356,16 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         ? e
         : new SlugcError('SLUGC_BUILDPACK_FAILED', `Couldn't finish the ${stage} stage: ${errorMessage(e)}`, { cause: e, hint: 'This looks like a bug in slugc; please report it with the log.' });
     err.stage ??= stage;
-    throw err;
+    // Whatever a buildpack echoed into an error (a secret config var) is redacted as in the log.
+    throw redactError(err, (t) => log.scrub(t));
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     lock?.release();
+    // Never let cleanup replace the real error: a process the build could not stop may still
+    // be writing here (ENOTEMPTY); retry briefly, then say so and leave it.
     if (keep) {
-      for (const entry of fs.readdirSync(work)) if (entry !== 'app') fs.rmSync(path.join(work, entry), { recursive: true, force: true });
-    } else fs.rmSync(work, { recursive: true, force: true });
+      for (const entry of fs.readdirSync(work)) if (entry !== 'app') removeBestEffort(path.join(work, entry), log);
+    } else removeBestEffort(work, log);
   }
 }
 
@@ -370,4 +378,80 @@ function parseSourceDateEpoch(v: string | undefined): number | undefined {
     });
   }
   return n;
+}
+
+/**
+ * Fails before any work when the slug could not be written where asked, or
+ * would overwrite a file of the app's source: `-o` naming a directory, a
+ * path under a file, or a source file (only an earlier slug and its
+ * slug.json may be replaced inside the app).
+ */
+export function checkOutput(output: string, sourceDir: string): void {
+  const bad = (why: string, hint: string) => new SlugcError('SLUGC_INVALID_INPUT', `Couldn't write the slug to ${output}: ${why}.`, { hint, details: { output } });
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(output);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw bad('a parent of it is a file', 'Choose an output path whose parent directories are directories.');
+    if (code !== 'ENOENT') throw bad(code ?? 'it cannot be checked', 'Choose another output path.');
+  }
+  if (st?.isDirectory()) throw bad('it is a directory', `Name a file, e.g. ${path.join(output, 'slug.tgz')}.`);
+  if (st && !st.isFile()) throw bad('it is not a regular file', 'Choose another output path.');
+  for (let dir = path.dirname(output); ; dir = path.dirname(dir)) {
+    let d: fs.Stats | undefined;
+    try {
+      d = fs.statSync(dir);
+    } catch {
+      d = undefined;
+    }
+    if (d && !d.isDirectory()) throw bad(`${dir} is a file`, 'Choose an output path whose parent directories are directories.');
+    if (d || dir === path.dirname(dir)) break;
+  }
+  const src = path.resolve(sourceDir);
+  const inside = (p: string) => p.startsWith(src + path.sep);
+  if (inside(output) && st && !isGzip(output)) {
+    throw bad(`it is ${path.relative(src, output)} in the app's source, which slugc never modifies`, 'Write the slug outside the app, or name a new file.');
+  }
+  const meta = metadataPathFor(output);
+  if (inside(meta) && fs.existsSync(meta) && !isSlugJson(meta)) {
+    throw bad(`slug.json goes beside it, as ${path.relative(src, meta)}, a file of the app's source`, 'Write the slug outside the app, or where no file of the app would be replaced.');
+  }
+}
+
+function isGzip(file: string): boolean {
+  try {
+    const fd = fs.openSync(file, 'r');
+    const b = Buffer.alloc(2);
+    fs.readSync(fd, b, 0, 2, 0);
+    fs.closeSync(fd);
+    return b[0] === 0x1f && b[1] === 0x8b;
+  } catch {
+    return false;
+  }
+}
+
+function isSlugJson(file: string): boolean {
+  try {
+    const m = JSON.parse(fs.readFileSync(file, 'utf8')) as { checksum?: unknown; process_types?: unknown };
+    return typeof m.checksum === 'string' && m.checksum.startsWith('SHA256:') && typeof m.process_types === 'object';
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a tree, retrying while something still writes into it; warns instead of throwing. */
+function removeBestEffort(dir: string, log: Logger): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 2, retryDelay: 50 });
+      return;
+    } catch (e) {
+      if (attempt >= 5) {
+        log.warn(`Couldn't remove the temp dir ${dir}: ${errorMessage(e)}. A process the build started may still be running; remove it by hand.`);
+        return;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
 }

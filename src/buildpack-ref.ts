@@ -81,15 +81,16 @@ async function fetchArchiveBuildpack(url: string, fragment: string | undefined, 
   let sha = pin;
   if (!sha) {
     try {
-      sha = (JSON.parse(fs.readFileSync(byUrl, 'utf8')) as { sha256: string }).sha256;
+      const recorded = (JSON.parse(fs.readFileSync(byUrl, 'utf8')) as { sha256?: unknown }).sha256;
+      sha = typeof recorded === 'string' && /^[0-9a-f]{64}$/.test(recorded) ? recorded : undefined; // it names a dir
     } catch {
       sha = undefined;
     }
   }
-  const unpacked = sha ? path.join(root, 'unpacked', sha) : undefined;
-  if (unpacked && fs.existsSync(`${unpacked}.json`)) {
+  const unpacked = sha ? path.join(root, 'archives', sha) : undefined;
+  if (unpacked && isComplete(unpacked)) {
     ctx.log.info(`Buildpack ${url}: using the copy cached earlier (sha256 ${sha!.slice(0, 12)}…)`);
-    return shellBuildpack(buildpackRoot(unpacked), { id: url });
+    return shellBuildpack(buildpackRoot(path.join(unpacked, 'buildpack')), { id: url });
   }
   let file: string;
   if (pin) {
@@ -106,30 +107,63 @@ async function fetchArchiveBuildpack(url: string, fragment: string | undefined, 
     const store = path.join(ctx.cacheRoot, 'downloads', 'sha256');
     fs.mkdirSync(store, { recursive: true });
     file = path.join(store, sha);
-    if (!fs.existsSync(file)) {
-      fs.writeFileSync(`${file}.tmp-${process.pid}`, body);
-      fs.renameSync(`${file}.tmp-${process.pid}`, file);
-    }
+    // Content-addressed: a concurrent writer writes the same bytes, and each renames a temp file of its own.
+    if (!fs.existsSync(file)) writeFileAtomic(file, body);
     ctx.log.info(`Buildpack ${url}: sha256 ${sha} (pin it with #sha256=${sha})`);
   }
-  const dest = path.join(root, 'unpacked', sha!);
-  const tmp = `${dest}.tmp-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
-  try {
-    await extractArchive(file, tmp);
-    if (fs.existsSync(`${dest}.json`)) {
-      fs.rmSync(tmp, { recursive: true, force: true }); // another build finished it first: never replace a copy in use
-    } else {
-      fs.rmSync(dest, { recursive: true, force: true }); // an incomplete one left by a killed build
-      fs.renameSync(tmp, dest);
+  const dest = path.join(root, 'archives', sha!);
+  if (!isComplete(dest)) {
+    const tmp = tempSibling(dest);
+    try {
+      await extractArchive(file, path.join(tmp, 'buildpack'));
+      buildpackRoot(path.join(tmp, 'buildpack')); // an archive without bin/ is refused before it is cached
+      fs.writeFileSync(path.join(tmp, COMPLETE), JSON.stringify({ url, sha256: sha }));
+      publish(tmp, dest);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true }); // the loser's copy, or a half-unpacked one
     }
-  } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    if (!fs.existsSync(`${dest}.json`)) throw e;
   }
-  writeFileAtomic(`${dest}.json`, JSON.stringify({ url, sha256: sha }));
   fs.mkdirSync(path.dirname(byUrl), { recursive: true });
   writeFileAtomic(byUrl, JSON.stringify({ url, sha256: sha }));
-  return shellBuildpack(buildpackRoot(dest), { id: url });
+  return shellBuildpack(buildpackRoot(path.join(dest, 'buildpack')), { id: url });
+}
+
+/**
+ * The file that marks a cached buildpack dir complete. It is written into
+ * the temp dir before that is renamed into place, so a dir at its final
+ * path always has it: a dir without it is never used.
+ */
+const COMPLETE = '.slugc-complete';
+
+function isComplete(dir: string): boolean {
+  return fs.existsSync(path.join(dir, COMPLETE));
+}
+
+/** A fresh temp path beside `dest` (same file system, so the rename into place is atomic). */
+function tempSibling(dest: string): string {
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  return `${dest}.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * Moves the complete dir `tmp` to `dest` unless a complete one is there:
+ * several builds (processes) may fetch the same buildpack at once on one
+ * cache. `rename` is atomic and fails on an existing non-empty dir, so the
+ * first one in wins and a copy another build may be using is never removed
+ * or replaced; the others keep theirs in `tmp` for the caller to discard.
+ */
+function publish(tmp: string, dest: string): void {
+  try {
+    fs.renameSync(tmp, dest);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+    if (!isComplete(dest)) {
+      throw new SlugcError('SLUGC_BUILDPACK_LOAD', `Couldn't cache the buildpack at ${dest}: something that is not a complete copy is in the way.`, {
+        hint: `Remove ${dest} (or clear the cache with \`slugc cache clear\`) and build again.`,
+      });
+    }
+  }
 }
 
 /** The dir holding `bin/`: the archive root, or its only top-level dir. */
@@ -143,29 +177,27 @@ function buildpackRoot(dir: string): string {
 
 async function cloneBuildpack(url: string, gitRef: string | undefined, ctx: BuildpackRefContext): Promise<Buildpack> {
   const dest = path.join(ctx.cacheRoot, 'buildpacks', 'git', cacheKey(`${url}#${gitRef ?? ''}`));
-  if (fs.existsSync(path.join(dest, '.slugc-complete'))) {
+  const id = gitRef ? `${url}#${gitRef}` : url;
+  if (isComplete(dest)) {
     ctx.log.info(`Buildpack ${url}${gitRef ? `#${gitRef}` : ''}: using the clone cached earlier`);
-    return shellBuildpack(dest, { id: gitRef ? `${url}#${gitRef}` : url });
+    return shellBuildpack(dest, { id });
   }
   if (ctx.offline) throw new SlugcError('SLUGC_OFFLINE', `Couldn't clone the buildpack ${url} offline.`, { hint: 'Build once online so the clone is cached.' });
-  const tmp = `${dest}.tmp-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
-  fs.mkdirSync(path.dirname(tmp), { recursive: true });
-  const args = ['clone', '--quiet', '--depth', '1', ...(gitRef ? ['--branch', gitRef] : []), '--', url, tmp];
-  const r = spawnSync('git', args, { encoding: 'utf8', timeout: 120_000, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
-  if (r.status !== 0) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw new SlugcError('SLUGC_BUILDPACK_LOAD', `Couldn't clone the buildpack ${url}${gitRef ? ` at ${gitRef}` : ''}: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`, {
-      hint: 'Check that git can reach the URL from this machine and that the ref exists; or use a pinned .tgz URL.',
-    });
+  const tmp = tempSibling(dest);
+  try {
+    const args = ['clone', '--quiet', '--depth', '1', ...(gitRef ? ['--branch', gitRef] : []), '--', url, tmp];
+    const r = spawnSync('git', args, { encoding: 'utf8', timeout: 120_000, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+    if (r.status !== 0) {
+      throw new SlugcError('SLUGC_BUILDPACK_LOAD', `Couldn't clone the buildpack ${url}${gitRef ? ` at ${gitRef}` : ''}: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`, {
+        hint: 'Check that git can reach the URL from this machine and that the ref exists; or use a pinned .tgz URL.',
+      });
+    }
+    fs.writeFileSync(path.join(tmp, COMPLETE), '');
+    publish(tmp, dest);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true }); // the loser's clone, or a failed one
   }
-  fs.writeFileSync(path.join(tmp, '.slugc-complete'), '');
-  if (fs.existsSync(path.join(dest, '.slugc-complete'))) {
-    fs.rmSync(tmp, { recursive: true, force: true }); // another build finished it first: never replace a copy in use
-  } else {
-    fs.rmSync(dest, { recursive: true, force: true });
-    fs.renameSync(tmp, dest);
-  }
-  return shellBuildpack(dest, { id: gitRef ? `${url}#${gitRef}` : url });
+  return shellBuildpack(dest, { id });
 }
 
 /** Where the buildpack order came from. */

@@ -63,9 +63,9 @@ export async function detect(input: DetectInput): Promise<DetectReport> {
   for (const bp of input.buildpacks) {
     try {
       const d = parseOrThrow(detectionSchema, await bp.detect(ctx), 'SLUGC_BUILDPACK_FAILED', `Couldn't use what ${bp.id}'s detect returned:`, 'detect returns { pass: boolean, name?: string, reason: string }.');
-      answers.push({ id: bp.id, buildpack: bp.name, pass: d.pass, ...(d.name ? { detected: d.name } : {}), reason: d.reason });
+      answers.push({ id: bp.id, buildpack: bp.name, pass: d.pass, ...(d.name ? { detected: input.log.scrub(d.name) } : {}), reason: input.log.scrub(d.reason) });
     } catch (e) {
-      answers.push({ id: bp.id, buildpack: bp.name, pass: false, reason: `detect failed: ${errorMessage(e)}` });
+      answers.push({ id: bp.id, buildpack: bp.name, pass: false, reason: input.log.scrub(`detect failed: ${errorMessage(e)}`) });
     }
   }
   const warnings: string[] = [];

@@ -45,7 +45,8 @@ export function spawnDyno(opts: DynoOptions): ChildProcess {
 
 /** Unpacks a slug (safely) into `dest`; returns the `app` dir inside it. */
 export async function unpackSlug(slug: string, dest: string): Promise<string> {
-  await extractArchive(slug, dest, { format: 'tar.gz' });
+  // The same rule as `slugc build`, which packs and warns about links out of the app.
+  await extractArchive(slug, dest, { format: 'tar.gz', allowLinksOut: true });
   const app = path.join(dest, 'app');
   if (!fs.existsSync(app)) {
     throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't find ./app in ${slug}: it is not a slug.`, { hint: 'Pass a slug.tgz made by slugc build (every entry under ./app/).' });

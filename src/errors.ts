@@ -162,3 +162,32 @@ export function isSlugcError(e: unknown): e is SlugcError {
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * Passes an error's message, hint and every string in its details (deeply)
+ * through `scrub`, the log's redaction: what reaches a terminal, `--json` or
+ * a caller is redacted exactly as the log is. Returns the same error.
+ */
+export function redactError<E extends SlugcError>(err: E, scrub: (text: string) => string): E {
+  err.message = scrub(err.message);
+  if (err.hint !== undefined) (err as { hint: string | undefined }).hint = scrub(err.hint);
+  const seen = new WeakSet<object>();
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return scrub(v);
+    if (typeof v !== 'object' || v === null || seen.has(v)) return v;
+    seen.add(v);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) v[i] = walk(v[i]);
+      return v;
+    }
+    for (const k of Object.keys(v)) (v as Record<string, unknown>)[k] = walk((v as Record<string, unknown>)[k]);
+    return v;
+  };
+  walk(err.details);
+  if (err instanceof CommandFailedError) {
+    (err as { outputTail: string }).outputTail = scrub(err.outputTail);
+    (err as { command: string }).command = scrub(err.command);
+  }
+  if (err.stack) err.stack = scrub(err.stack);
+  return err;
+}

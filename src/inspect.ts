@@ -25,7 +25,18 @@ export interface SlugReport {
 
 /** Reads a slug (and slug.json beside it) and reports what is in it. */
 export function inspectSlug(file: string, top = 10): SlugReport {
-  if (!fs.existsSync(file)) throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't inspect ${file}: no such file.`, { hint: 'Pass the path of a slug.tgz.' });
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't inspect ${file}: no such file.`, { hint: 'Pass the path of a slug.tgz.' });
+  }
+  if (!st.isFile()) throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't inspect ${file}: it is ${st.isDirectory() ? 'a directory' : 'not a regular file'}.`, { hint: 'Pass the path of a slug.tgz (slugc run takes an unpacked app dir).' });
+  const head = Buffer.alloc(2);
+  const fd = fs.openSync(file, 'r');
+  fs.readSync(fd, head, 0, 2, 0);
+  fs.closeSync(fd);
+  if (head[0] !== 0x1f || head[1] !== 0x8b) throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't inspect ${file}: it is not gzip'd (a slug is a .tgz).`, { hint: 'Pass a slug.tgz made by slugc build.' });
   const checksum = `SHA256:${crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`;
   let meta: Partial<SlugMetadata> = {};
   let hasMeta = false;
@@ -57,6 +68,7 @@ export function inspectSlug(file: string, top = 10): SlugReport {
   } catch (e) {
     throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't read ${file} as a gzip'd tarball.`, { hint: 'Pass a slug.tgz made by slugc build.', cause: e });
   }
+  if (entries === 0) throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't inspect ${file}: it holds no tar entries, so it is not a slug.`, { hint: 'Pass a slug.tgz made by slugc build.' });
   let processTypes = meta.process_types ?? {};
   if (!hasMeta) {
     processTypes = {};

@@ -147,6 +147,12 @@ export async function packageSlug(input: PackageInput): Promise<PackageOutput> {
       details: { size: packed.size, maxBytes: limits.maxBytes },
     });
   }
+  if (packed.linksOut.length) {
+    // One rule for build and run: such links are packed and warned about here, and
+    // `slugc run` (unpackSlug) creates them as they are, never writing through one.
+    const shown = packed.linksOut.slice(0, 5).join(', ') + (packed.linksOut.length > 5 ? `, and ${packed.linksOut.length - 5} more` : '');
+    input.log.warn(`${packed.linksOut.length} symlink${packed.linksOut.length > 1 ? 's' : ''} in the slug point${packed.linksOut.length > 1 ? '' : 's'} outside the app: ${shown}. They resolve on the machine that runs the slug; remove them if they were not meant to ship.`);
+  }
   if (packed.size > limits.warnBytes) {
     input.log.warn(`The slug is ${formatBytes(packed.size)}, above the ${formatBytes(limits.warnBytes)} warning limit; large slugs boot slowly.`);
   }

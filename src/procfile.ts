@@ -30,6 +30,10 @@ export function parseProcfile(text: string, file = 'Procfile'): ProcessTypes {
       problems.push(`line ${n}: process type ${JSON.stringify(name)} must match ${PROCESS_TYPE_PATTERN.source} (letters, digits, _ and -, at most 128)`);
       return;
     }
+    if (/[\0-\x08\x0a-\x1f\x7f]/.test(command)) {
+      problems.push(`line ${n}: the command of "${name}" contains a control character (${JSON.stringify(command.match(/[\0-\x08\x0a-\x1f\x7f]/)![0])}), which no shell runs`);
+      return;
+    }
     if (command === '') {
       problems.push(`line ${n}: process type "${name}" has no command`);
       return;

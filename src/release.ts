@@ -1,8 +1,7 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Buildpack, ReleaseContext } from './buildpack.js';
 import { wrapBuildpackError } from './compile.js';
 import type { Logger } from './log.js';
+import { readAppFile } from './sdk/app-file.js';
 import { parseProcfile, type ProcessTypes } from './procfile.js';
 import { parseOrThrow } from './problems.js';
 import { releaseInfoSchema, stageInputSchema } from './schemas.js';
@@ -68,14 +67,12 @@ export async function release(input: ReleaseInput): Promise<ReleaseOutput> {
   return out;
 }
 
-/** Reads and parses the app's Procfile; null when there is none. */
+/**
+ * Reads and parses the app's Procfile; null when there is none. A Procfile
+ * that is a symlink out of the app, or a directory, is refused
+ * (`SLUGC_UNSAFE_APP_FILE`): a host file is never read into the slug or log.
+ */
 export function readProcfile(appDir: string): ProcessTypes | null {
-  const file = path.join(appDir, 'Procfile');
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
-  return parseProcfile(text, 'Procfile');
+  const text = readAppFile(appDir, 'Procfile');
+  return text === null ? null : parseProcfile(text, 'Procfile');
 }

@@ -22,6 +22,8 @@ export interface ExtractOptions {
   stripComponents?: number;
   /** Keep only entries whose path (after stripping, no leading `./` or trailing `/`) this accepts. */
   include?: (entryPath: string) => boolean;
+  /** Create symlinks that point out of `dest` as they are (a slug's may point at the stack's files); nothing is ever written through one. Not for zips. */
+  allowLinksOut?: boolean;
 }
 
 /** Options of {@link extractArchive}. */

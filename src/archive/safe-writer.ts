@@ -57,6 +57,12 @@ export interface SafeWriterOptions {
   include?: (relPath: string) => boolean;
   /** Entry names come from a zip: backslashes and drive letters are refused too. */
   zipNames?: boolean;
+  /**
+   * Symlinks may point anywhere (absolute, or out of the root), as a slug's
+   * may: they are created as they are. Nothing is ever written through one
+   * all the same (every parent of an entry must be a real dir).
+   */
+  allowLinksOut?: boolean;
 }
 
 /** Receives one file's data, then `end()`. */
@@ -86,6 +92,7 @@ export class SafeWriter {
   private readonly strip: number;
   private readonly include: ((relPath: string) => boolean) | undefined;
   private readonly zipNames: boolean;
+  private readonly allowLinksOut: boolean;
   /** Relative paths known to be real dirs made or checked by us ('' is the root). */
   private readonly dirs = new Set<string>(['']);
   /** Relative paths of the symlinks made, for the final check. */
@@ -102,6 +109,7 @@ export class SafeWriter {
     this.strip = options.stripComponents ?? 0;
     this.include = options.include;
     this.zipNames = options.zipNames ?? false;
+    this.allowLinksOut = options.allowLinksOut ?? false;
     this.umask = process.umask();
   }
 
@@ -264,11 +272,21 @@ export class SafeWriter {
 
   private makeSymlink(rel: string, linkTarget: string, label: string): void {
     if (linkTarget === '' || linkTarget.includes('\0')) throw new UnsafeEntryError(label, 'is a symlink with an empty or malformed target');
+    if (this.allowLinksOut && !this.zipNames) {
+      this.placeSymlink(rel, linkTarget, label);
+      return;
+    }
     if (linkTarget.startsWith('/') || (this.zipNames && /^[a-zA-Z]:|\\/.test(linkTarget))) {
       throw new UnsafeEntryError(label, 'is a symlink to an absolute path, which is outside the target dir');
     }
     const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(rel), linkTarget));
     if (resolved === '..' || resolved.startsWith('../')) throw new UnsafeEntryError(label, 'is a symlink that points outside the target dir');
+    this.placeSymlink(rel, linkTarget, label);
+    this.symlinks.push(rel); // checked again at finish(), through the other links
+  }
+
+  /** Creates the symlink at `rel` (its parents real dirs), replacing whatever was there. */
+  private placeSymlink(rel: string, linkTarget: string, label: string): void {
     const abs = this.prepare(rel, label);
     try {
       fs.symlinkSync(linkTarget, abs);
@@ -277,7 +295,6 @@ export class SafeWriter {
       this.remove(rel, abs);
       fs.symlinkSync(linkTarget, abs);
     }
-    this.symlinks.push(rel);
     this.entries++;
   }
 

@@ -26,7 +26,63 @@ export interface LockOptions {
 
 /** A held lock; release it when done. */
 export interface Lock {
+  /** Unique to this holding: the build puts it in its commands' env as `SLUGC_BUILD_ID`, so orphans can be found. */
+  readonly id: string;
   release(): void;
+}
+
+/** The env var that marks every process a build started (with the build's lock id). */
+export const BUILD_ID_VAR = 'SLUGC_BUILD_ID';
+
+/**
+ * Kills what is left of a build that was killed (SIGKILL, OOM) while its
+ * buildpack commands ran on: every process whose env carries
+ * `SLUGC_BUILD_ID=<id>` (their own sessions included), then waits up to
+ * `waitMs` for them to go. A build taking over a stale lock calls this, so
+ * it never shares the cache with an orphan still writing to it. Linux only
+ * (`/proc`); returns the pids it killed.
+ */
+export function killOrphans(id: string, waitMs = 5_000): number[] {
+  const marker = `${BUILD_ID_VAR}=${id}`;
+  const find = (): number[] => {
+    let pids: string[];
+    try {
+      pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+    } catch {
+      return [];
+    }
+    const found: number[] = [];
+    for (const p of pids) {
+      if (Number(p) === process.pid) continue;
+      try {
+        if (fs.readFileSync(`/proc/${p}/environ`, 'latin1').split('\0').includes(marker)) found.push(Number(p));
+      } catch {
+        /* gone, or not ours to read */
+      }
+    }
+    return found;
+  };
+  const killed = find();
+  for (const pid of killed) {
+    for (const target of [-pid, pid]) {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch {
+        /* not a group leader, or gone */
+      }
+    }
+  }
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline && killed.some((pid) => alive(pid) && !isZombie(pid))) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+  return killed;
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
 }
 
 function alive(pid: number): boolean {
@@ -59,6 +115,10 @@ export async function acquireLock(dir: string, options: LockOptions = {}): Promi
     const stale = owner ? owner.host === os.hostname() && !alive(owner.pid) : lockAgeMs(lockDir) > 5_000;
     if (stale) {
       options.log?.warn(`Taking over a stale cache lock${owner ? ` left by process ${owner.pid}` : ''}.`);
+      if (owner?.nonce) {
+        const killed = killOrphans(owner.nonce);
+        if (killed.length) options.log?.warn(`Stopped ${killed.length} process${killed.length > 1 ? 'es' : ''} the killed build left running (${killed.join(', ')}), so nothing else writes to this cache.`);
+      }
       // Rename first so two waiters cannot both remove and re-create it; then check that what
       // was renamed is the stale lock seen above, not a fresh one another waiter just made.
       const grave = `${lockDir}.stale-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
@@ -128,6 +188,7 @@ export function tryLock(dir: string): Lock | null {
   fs.writeFileSync(ownerFile, JSON.stringify(owner));
   let released = false;
   return {
+    id: nonce,
     release() {
       if (released) return;
       released = true;

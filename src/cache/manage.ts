@@ -172,9 +172,43 @@ function pruneLocked(root: string, appsDir: string, skip: Set<string>, options: 
 }
 
 /** Removes the whole cache, or one app's layers. */
-export function clearCache(root: string, app?: string): void {
-  if (app) fs.rmSync(path.join(root, 'apps', validAppName(app)), { recursive: true, force: true });
-  else for (const d of ['apps', 'downloads', 'runtimes', 'metadata', 'apt']) fs.rmSync(path.join(root, d), { recursive: true, force: true });
+export function clearCache(root: string, app?: string): ClearResult {
+  const appsDir = path.join(root, 'apps');
+  const names = app ? [validAppName(app)] : readdir(appsDir).filter((n) => !n.endsWith('.lock') && !n.includes('.stale-') && isDir(path.join(appsDir, n)));
+  const result: ClearResult = { cleared: [], busy: [], shared: false };
+  for (const name of names) {
+    const dir = path.join(appsDir, name);
+    // A build of this app holds its lock: its layers are in use, leave them (and the lock) alone.
+    const lock = tryLock(dir);
+    if (!lock) {
+      result.busy.push(name);
+      continue;
+    }
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+      result.cleared.push(name);
+    } finally {
+      lock.release();
+    }
+  }
+  if (!app && result.busy.length === 0) {
+    for (const d of SHARED_STORES) fs.rmSync(path.join(root, d), { recursive: true, force: true });
+    result.shared = true;
+  }
+  return result;
+}
+
+/** The stores every app shares: downloads, installed runtimes, registry documents, apt state, fetched buildpacks. */
+const SHARED_STORES = ['downloads', 'runtimes', 'metadata', 'apt', 'buildpacks'];
+
+/** What {@link clearCache} did. */
+export interface ClearResult {
+  /** Apps whose layers were removed. */
+  cleared: string[];
+  /** Apps left alone because a build of them is running (it holds the lock). */
+  busy: string[];
+  /** True when the shared stores were removed too (only when clearing all and no build runs). */
+  shared: boolean;
 }
 
 /** Parses a size such as `500M`, `2G`, `1.5GiB` or a byte count. */

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { DEFAULT_CACHE_MAX_BYTES, build, buildEnv, defaultCacheDir } from '../build.js';
+import { DEFAULT_CACHE_MAX_BYTES, build, buildEnv, checkOutput, defaultCacheDir, validateBuildOptions, type BuildOptions } from '../build.js';
 import { clearCache, listCache, parseSize, pruneCache } from '../cache/manage.js';
 import { prepareBuildDir } from '../build-dir.js';
 import { detect, detectFailure } from '../detect.js';
@@ -26,14 +26,29 @@ export interface CliIo {
   env: Record<string, string | undefined>;
 }
 
-/** Exit codes: 0 ok, 1 build failed, 2 usage error, 130 interrupted. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+/** Exit codes: 0 ok, 1 build failed, 2 usage error, 130 interrupted, 141 output pipe closed (as for SIGPIPE). */
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, brokenPipe: 141 } as const;
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** Runs the slugc CLI and returns its exit code; never exits the process itself. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
   let exitCode: number = EXIT.ok;
+  // `slugc build | head -1`: once the reader is gone, writing fails with EPIPE.
+  // Stop the build as for Ctrl-C (so the temp dir, the lock and the partial
+  // slug are cleaned up), write nothing more, exit 141 as a shell would.
+  const pipe = new AbortController();
+  const onStreamError = (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') pipe.abort();
+  };
+  io.stdout.on?.('error', onStreamError);
+  io.stderr.on?.('error', onStreamError);
+  const out = io;
+  io = {
+    ...out,
+    stdout: guardStream(out.stdout, pipe.signal),
+    stderr: guardStream(out.stderr, pipe.signal),
+  };
   let json = false;
   const program = new Command('slugc')
     .description('Compile an app into a Heroku-style slug.')
@@ -76,10 +91,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       const buildpacks = await Promise.all(opts.buildpack.map((b) => loadBuildpackArg(b, io.cwd)));
       // Ctrl-C or a TERM: stop the buildpack's commands (own process groups), clean up, exit 130.
       const controller = new AbortController();
-      const onSignal = () => controller.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      const result = await build({
+      const buildOptions: BuildOptions = {
         builtins: builtinBuildpacks,
         signal: controller.signal,
         sourceDir: path.resolve(io.cwd, dir),
@@ -95,9 +107,25 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         ...(opts.app ? { app: opts.app } : {}),
         ...(opts.cache === false ? { noCache: true } : {}),
         ...(opts.cacheMaxSize ? { cacheMaxBytes: sizeArg(opts.cacheMaxSize) } : {}),
-      }).finally(() => {
+      };
+      // Bad flags (--app ../x, --stack ../x, --mirror ftp://x, -o naming a directory or a source file) are usage errors: exit 2, before any work.
+      try {
+        validateBuildOptions(buildOptions);
+        checkOutput(path.resolve(buildOptions.output!), buildOptions.sourceDir);
+      } catch (e) {
+        if (e instanceof SlugcError && e.code === 'SLUGC_INVALID_INPUT') throw new SlugcError('SLUGC_USAGE', e.message, { ...(e.hint ? { hint: e.hint } : {}), details: e.details });
+        throw e;
+      }
+      const onSignal = () => controller.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      process.once('SIGHUP', onSignal); // a closed terminal stops the build like Ctrl-C, cleaning up
+      pipe.signal.addEventListener('abort', onSignal, { once: true });
+      const result = await build(buildOptions).finally(() => {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        process.off('SIGHUP', onSignal);
+        pipe.signal.removeEventListener('abort', onSignal);
       });
       if (json) {
         io.stdout.write(
@@ -160,11 +188,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       let appDir = target;
       let work: string | undefined;
       if (!fs.existsSync(target)) throw new SlugcError('SLUGC_USAGE', `Couldn't find ${slug}.`, { hint: 'Pass a slug.tgz or an unpacked app dir.' });
-      if (fs.statSync(target).isFile()) {
-        work = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-run-'));
-        appDir = await unpackSlug(target, work);
-      }
       try {
+        if (fs.statSync(target).isFile()) {
+          work = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-run-'));
+          appDir = await unpackSlug(target, work);
+        }
         const types = slugProcessTypes(appDir, work ? target : undefined);
         const dashed = argv.indexOf('--');
         const command = dashed >= 0 ? argv.slice(dashed + 1).join(' ') : types[rest[0] ?? 'web'];
@@ -205,6 +233,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .argument('<slug>', 'a slug.tgz')
     .option('--json', 'print JSON')
     .action((slug: string, o: { json?: boolean }) => {
+      json = Boolean(o.json);
       const r = inspectSlug(path.resolve(io.cwd, slug));
       if (o.json) {
         io.stdout.write(JSON.stringify(r, null, 2) + '\n');
@@ -268,8 +297,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--cache-dir <dir>', 'the cache dir (default: $XDG_CACHE_HOME/slugc)')
     .option('--app <name>', "only this app's layers")
     .action((o: { cacheDir?: string; app?: string }) => {
-      clearCache(cacheDirOf(o), o.app);
-      io.stdout.write(`-----> Cleared ${o.app ? `the layers of ${o.app} in ` : ''}${cacheDirOf(o)}\n`);
+      const r = clearCache(cacheDirOf(o), o.app);
+      for (const b of r.busy) io.stderr.write(` !     Left ${b} alone: a build of it is running (it holds the cache lock).\n`);
+      if (!o.app && !r.shared) io.stderr.write(' !     Left the shared downloads and runtimes alone while a build runs; run again when it is done.\n');
+      io.stdout.write(`-----> Cleared ${o.app ? `the layers of ${o.app} in ` : r.busy.length ? 'what no running build uses in ' : ''}${cacheDirOf(o)}\n`);
+      if (r.busy.length) exitCode = EXIT.failed;
     });
 
   try {
@@ -279,6 +311,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
       return EXIT.usage;
     }
+    if (pipe.signal.aborted) return EXIT.brokenPipe;
     const err =
       e instanceof SlugcError ? e : new SlugcError('SLUGC_BUILDPACK_FAILED', `Couldn't finish: ${errorMessage(e)}`, { cause: e, hint: 'This looks like a bug in slugc; please report it.' });
     if (json) {
@@ -289,9 +322,28 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(` !     [${err.code}${where ? `; ${where}` : ''}]\n`);
       if (err.hint) io.stderr.write(` !     Hint: ${err.hint}\n`);
     }
-    return err.code === 'SLUGC_USAGE' ? EXIT.usage : err.code === 'SLUGC_ABORTED' ? EXIT.interrupted : EXIT.failed;
+    return err.code === 'SLUGC_USAGE' || err.code === 'SLUGC_ENV_INVALID' ? EXIT.usage : err.code === 'SLUGC_ABORTED' ? EXIT.interrupted : EXIT.failed;
+  } finally {
+    io.stdout.removeListener?.('error', onStreamError);
+    io.stderr.removeListener?.('error', onStreamError);
   }
-  return exitCode;
+  return pipe.signal.aborted ? EXIT.brokenPipe : exitCode;
+}
+
+/** A stream that swallows writes once the pipe is known to be closed (no EPIPE storm, no crash). */
+function guardStream(stream: NodeJS.WritableStream, closed: AbortSignal): NodeJS.WritableStream {
+  return new Proxy(stream, {
+    get(target, prop, receiver) {
+      if (prop === 'write') {
+        return (chunk: unknown, ...rest: unknown[]) => {
+          if (closed.aborted) return true;
+          return (target.write as (...a: unknown[]) => boolean).call(target, chunk, ...rest);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }
 
 

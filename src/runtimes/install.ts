@@ -126,7 +126,7 @@ export function createRuntimeInstaller(context: SourceContext): RuntimeInstaller
       const { resolved, source } = winner;
       trace.push(...resolved.trace);
       const artifact = resolved.artifact;
-      const key = `${artifact.version}-${parseChecksum(artifact.checksum).hex.slice(0, 16)}`;
+      const key = `${artifact.version}-${parseChecksum(artifact.checksum).hex.slice(0, 16)}${source.variant ? `-${source.variant}` : ''}`;
       const dir = path.join(ctx.cacheRoot, 'runtimes', req.name, key);
       const markerFile = completeMarker(dir);
       let installed: InstalledRuntime | undefined;

@@ -57,6 +57,12 @@ export interface SourceContext {
 export interface RuntimeSource {
   /** e.g. `inventory`, `npm`, `debian`. */
   kind: string;
+  /**
+   * Set when this source installs a different subset of the same artifact
+   * than another source would (e.g. only `bin/`): installed runtimes are
+   * stored per artifact checksum and variant.
+   */
+  variant?: string;
   /** A description for logs, e.g. the inventory URL. */
   describe(): string;
   /** Named versions this source defines for `name` (e.g. an inventory's `lts`). */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { CompileContext } from '../buildpack.js';
 import type { Layer, LayerKey } from '../cache/layers.js';
 import { SlugcError } from '../errors.js';
+import { assertInside } from '../fs/inside.js';
 import { resolveAppFile } from './app-file.js';
 
 /** Options of {@link dependencyLayer}. */
@@ -57,7 +58,10 @@ export function dependencyLayer(ctx: CompileContext, options: DependencyLayerOpt
   for (const [f, sha] of Object.entries(lockfiles)) key[options.lockfiles.length === 1 ? 'lockfile_sha256' : `${f}_sha256`] = sha;
   if (options.optOut && ctx.env[options.optOut] === 'false') {
     ctx.log.info(`${options.optOut}=false: ${options.name} is not cached`);
-    const dir = options.path ? path.join(ctx.appDir, options.path) : path.join(ctx.tmpDir, 'layers', options.name);
+    const dir = options.path ? path.resolve(ctx.appDir, options.path) : path.join(ctx.tmpDir, 'layers', options.name);
+    // As a cached layer would be: inside the app, never through a link the app ships, and empty.
+    if (options.path) assertInside(ctx.appDir, dir, `the ${options.name} dir`);
+    fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
     return { dir, hit: false, layer: null, lockfiles, save: async () => {} };
   }

@@ -67,6 +67,8 @@ export interface PackResult {
   entries: number;
   /** File content bytes read (the sum of the regular files' sizes). */
   bytesIn: number;
+  /** Symlinks whose target is absolute or leaves the packed dir, as `path -> target`. */
+  linksOut: string[];
 }
 
 /** One listed entry; the walk keeps only what the header needs. */
@@ -134,10 +136,16 @@ export async function packDirectory(opts: PackOptions): Promise<PackResult> {
   let gz: ParallelGzipWriter | undefined;
   let written = 0;
   let bytesIn = 0;
+  const linksOut: string[] = [];
   try {
     // Workers first: they boot (~45 ms) while this thread lists the tree.
     gz = new ParallelGzipWriter({ sink, level, threads });
     const entries = listTree(dir, path.resolve(tmp));
+    for (const e of entries) {
+      if (e.type !== 'symlink' || e.linkpath === undefined) continue;
+      const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(e.rel), e.linkpath));
+      if (e.linkpath.startsWith('/') || resolved === '..' || resolved.startsWith('../')) linksOut.push(`${e.rel} -> ${e.linkpath}`);
+    }
     let bytesTotal = 0;
     for (const e of entries) bytesTotal += e.size;
     const progress = opts.onProgress;
@@ -209,7 +217,7 @@ export async function packDirectory(opts: PackOptions): Promise<PackResult> {
   } finally {
     await gz?.close();
   }
-  return { sha256: hash.digest('hex'), size, entries: written, bytesIn };
+  return { sha256: hash.digest('hex'), size, entries: written, bytesIn, linksOut };
 }
 
 function readChunk(fd: number, gz: ParallelGzipWriter, length: number, path: string): number {

@@ -140,6 +140,8 @@ export async function runCompile(buildpack: Buildpack, options: RunCompileOption
   const cacheRoot = options.cacheDir ?? tempDir('slugc-cache-');
   const app = appNamespace(source, options.appName ?? `compile-${path.basename(work)}`);
   const appCacheDir = path.join(cacheRoot, 'apps', app);
+  // A namespace of its own, made up here, goes with cleanup(); a named one is the caller's to keep.
+  if (options.appName === undefined) trackDir(appCacheDir);
   const stack = options.stack ?? hostStack();
   const config = options.env ?? {};
   const fetchFn = options.fetch ?? defaultFetch(hostEnv);
@@ -149,7 +151,7 @@ export async function runCompile(buildpack: Buildpack, options: RunCompileOption
   const lock = await acquireLock(appCacheDir, { log, signal });
   try {
     const layers = new LayerStore({ root: appCacheDir, appDir, workDir: work, log });
-    const env = buildEnv({ appDir, stack, commit: null, config, hostEnv, log });
+    const env = buildEnv({ appDir, stack, commit: null, config, hostEnv, log, buildId: lock.id });
     const runtimes = createRuntimeInstaller({ cacheRoot, fetch: fetchFn, log, stack, ...hostPlatform(), offline: Boolean(options.offline), tmpDir, signal, ...(mirror ? { mirror } : {}) });
     const out = await compile({ appDir, buildpacks: [buildpack], env, stack, cacheRoot, appCacheDir, layers, tmpDir, fetch: fetchFn, log, signal, runtimes, configVars: config, ...(options.exec ? { exec: options.exec } : {}) });
     return {

@@ -16,7 +16,7 @@ export function sharedCacheDir(): string {
 
 /** Runs the built CLI and returns its exit code and output. */
 export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cliBin, ...args], {
+  const r = spawnSync(process.execPath, ['--', cliBin, ...args], {
     cwd: options.cwd ?? repoRoot,
     env: { ...process.env, NO_COLOR: '1', ...options.env },
     encoding: 'utf8',

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { clearCache } from 'slugc';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { assertLogContains, assertProcessType, assertSlugContains, cleanup, execRecorder, runBuild, runCompile, runDetect, startProcess, testApp } from 'slugc/testing';
+import { assertLogContains, assertProcessType, assertSlugContains, cleanup, execRecorder, runBuild, runCompile, runDetect, startProcess, testApp, treeHash } from 'slugc/testing';
 import { helloBuildpack } from './buildpack.js';
 
 afterEach(cleanup);
@@ -29,8 +29,10 @@ describe('the hello buildpack', () => {
 
   it('compiles: Node from .hello-version in a launch layer, the greeting rendered with it, .profile.d in terms of $HOME', async () => {
     const app = testApp({ 'hello.txt': 'Hello, world\n', '.hello-version': '# the Node.js line\n22\n' });
+    const source = treeHash(app.dir);
     const { exec, commands } = execRecorder();
     const run = await runCompile(helloBuildpack, { app, exec, ...(cacheDir ? { cacheDir, appName: unitAppName } : {}) });
+    expect(treeHash(app.dir)).toBe(source); // compile works on a copy
 
     assertLogContains(run, /\.hello-version/);
     expect(run.runtimes).toEqual([expect.objectContaining({ name: 'node', version: expect.stringMatching(/^22\./) })]);
@@ -79,6 +81,7 @@ describe('the hello buildpack', () => {
     // Boots as a dyno would, with no Node from the host on PATH: the slug carries its own.
     const web = await startProcess(first, 'web');
     expect(await (await fetch(web.url)).text()).toMatch(/^Hello, world from v22\./);
+    expect(JSON.parse(fs.readFileSync(path.join(web.appDir, '.hello/greeting/greeting.json'), 'utf8'))).toMatchObject({ greeting: 'Hello, world', renderedBy: expect.stringMatching(/^v22\./) });
     web.stop();
 
     const second = await first.rebuild();

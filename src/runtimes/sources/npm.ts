@@ -1,5 +1,6 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
+import { readAppFile } from '../../sdk/app-file.js';
 import semver from 'semver';
 import { SlugcError } from '../../errors.js';
 import { fetchDocument } from '../../net/mirror.js';
@@ -45,13 +46,13 @@ export function parseNpmrc(text: string, env: Readonly<Record<string, string>>):
  */
 export function registryConfig(appDir: string, env: Readonly<Record<string, string>>): RegistryConfig {
   const files: { from: string; map: Map<string, string> }[] = [];
-  for (const [from, file] of [
-    ['the app .npmrc', path.join(appDir, '.npmrc')],
-    ['the user npmrc', env.NPM_CONFIG_USERCONFIG ?? env.npm_config_userconfig],
-  ] as const) {
-    if (!file) continue;
+  // The app's .npmrc is the app's: never read through a link out of it.
+  const appNpmrc = readAppFile(appDir, '.npmrc');
+  if (appNpmrc !== null) files.push({ from: 'the app .npmrc', map: parseNpmrc(appNpmrc, env) });
+  const userNpmrc = env.NPM_CONFIG_USERCONFIG ?? env.npm_config_userconfig;
+  if (userNpmrc) {
     try {
-      files.push({ from, map: parseNpmrc(fs.readFileSync(file, 'utf8'), env) });
+      files.push({ from: 'the user npmrc', map: parseNpmrc(fs.readFileSync(userNpmrc, 'utf8'), env) });
     } catch {
       /* no such file */
     }
@@ -162,6 +163,8 @@ export function createNpmSource(options: NpmSourceOptions): RuntimeSource {
   const platform = { os: options.os ?? 'linux', arch: options.arch ?? 'x64' };
   return {
     kind: 'npm',
+    // Installs that keep different parts of the package are different store entries.
+    ...(options.include ? { variant: crypto.createHash('sha256').update(options.include.toString()).digest('hex').slice(0, 8) } : {}),
     describe: () => `npm package ${options.package} on ${options.registry.url}`,
     async list(name, ctx) {
       if (name !== options.runtime) return [];
