@@ -13,7 +13,13 @@ function sources(dir: string): string[] {
     .map((f) => fs.readFileSync(path.join(repoRoot, dir, f), 'utf8'));
 }
 
-const raised = new Set([...sources('src'), ...sources('buildpacks')].flatMap((text) => [...text.matchAll(/'(SLUGC_[A-Z0-9_]+)'/g)].map((m) => m[1]!)));
+// A code is a SLUGC_ literal given to an error (or a `code`, the union of core codes, a
+// buildpack's code constant); env var names such as SLUGC_BUILD_ID are not codes.
+const raised = new Set(
+  [...sources('src'), ...sources('buildpacks')].flatMap((text) =>
+    [...text.matchAll(/(SlugcError\(\s*|code(?: ===|:)\s*|\|\s*|_(?:INVALID|UNSUPPORTED|FAILED) = )'(SLUGC_[A-Z0-9_]+)'/g)].map((m) => m[2]!),
+  ),
+);
 const doc = fs.readFileSync(path.join(repoRoot, 'docs', 'errors.md'), 'utf8');
 const documented = new Set([...doc.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]!));
 

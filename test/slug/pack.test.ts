@@ -177,7 +177,7 @@ describe('packDirectory', () => {
     const files = [...snapshot(app.dir).entries()].filter(([, v]) => v.startsWith('file'));
     expect(result.bytesIn).toBe(files.reduce((n, [k]) => n + fs.statSync(path.join(app.dir, k)).size, 0));
     expect(Object.keys(result).sort()).toEqual(['bytesIn', 'entries', 'linksOut', 'sha256', 'size']);
-    expect(result.linksOut).toEqual([]);
+    expect(result.linksOut.map((l) => l.split(' -> ')[0])).toEqual(['long-link']); // it points out of the packed dir
     expect(fs.readdirSync(path.dirname(output))).toEqual(['slug.tgz']);
   });
 
