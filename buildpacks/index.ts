@@ -4,11 +4,13 @@
  */
 import type { Buildpack } from 'slugc/sdk';
 import { nodejsBuildpack } from './nodejs/index.js';
+import { pythonBuildpack } from './python/index.js';
 
 export { createNodejsBuildpack, nodejsBuildpack, DEFAULT_NODE_MAJOR, NODE_HOME, type NodejsBuildpackOptions } from './nodejs/index.js';
+export { createPythonBuildpack, pythonBuildpack, PACKAGES_DIR as PYTHON_PACKAGES_DIR, PYTHON_HOME, type PythonBuildpackOptions } from './python/index.js';
 
-/** The built-in buildpacks, in auto-detection order. */
-export const builtinBuildpacks: readonly Buildpack[] = [nodejsBuildpack];
+/** The built-in buildpacks, in auto-detection order (Heroku's: ruby, nodejs, python, java, ...). */
+export const builtinBuildpacks: readonly Buildpack[] = [nodejsBuildpack, pythonBuildpack];
 
 /** Finds a built-in buildpack by id or alias (`slugc/nodejs`, `heroku/nodejs`). */
 export function findBuiltinBuildpack(id: string): Buildpack | undefined {

@@ -11,7 +11,7 @@ export interface RuntimeLayerOptions extends RuntimeRequest {
   layer?: string;
   /** More key values, e.g. a tool version installed beside the runtime. */
   key?: LayerKey;
-  /** More env for later commands and `.profile.d`, on top of the runtime's own; values may use `${RUNTIME_DIR}`. */
+  /** More env for later commands and `.profile.d`, on top of the runtime's own; values may use `${RUNTIME_DIR}` and `${APP_DIR}` (the app: the build dir, `$HOME` at boot). */
   env?: Record<string, string>;
   /** App dirs (relative to the app) to put on PATH after the runtime's own bin dirs, e.g. `node_modules/.bin`. */
   extraPath?: string[];
@@ -66,7 +66,7 @@ export async function installRuntimeLayer(ctx: CompileContext, options: RuntimeL
   const vars = { ...runtime.env, ...(extraEnv ?? {}) };
   const env: Record<string, string> = {
     PATH: [...runtime.binDirs.map((b) => path.join(layer.dir, b)), ...(extraPath ?? []).map((p) => path.join(ctx.appDir, p)), ctx.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'].join(':'),
-    ...runtimeEnv(vars, layer.dir),
+    ...appEnv(runtimeEnv(vars, layer.dir), ctx.appDir),
   };
   for (const [k, v] of Object.entries(defaults ?? {})) env[k] = ctx.env[k] ?? v;
   ctx.exportEnv(env);
@@ -97,7 +97,7 @@ export function runtimeProfileScript(options: {
   const lines = [`# Written by slugc: ${options.comment ?? 'a runtime'} at ${home}, wherever the slug is unpacked.`];
   const bins = [...options.binDirs.map((b) => under(home, b)), ...(options.extraPath ?? []).map((p) => under('$HOME', p))];
   if (bins.length) lines.push(`export PATH="${bins.map(quote).join(':')}:$PATH"`);
-  for (const [k, v] of Object.entries(runtimeEnv(options.env ?? {}, home))) lines.push(`export ${k}="${quote(v)}"`);
+  for (const [k, v] of Object.entries(appEnv(runtimeEnv(options.env ?? {}, home), '$HOME'))) lines.push(`export ${k}="${quote(v)}"`);
   for (const [k, v] of Object.entries(options.defaults ?? {})) lines.push(`export ${k}="\${${k}:-${quote(v)}}"`);
   return lines.join('\n') + '\n';
 }
@@ -105,4 +105,9 @@ export function runtimeProfileScript(options: {
 /** Escapes a value for double quotes in sh, keeping `$VAR` references live. */
 function quote(v: string): string {
   return v.replace(/[\\"`]/g, (c) => `\\${c}`);
+}
+
+/** Env values with `${APP_DIR}` replaced by `dir`. */
+function appEnv(env: Record<string, string>, dir: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.split('${APP_DIR}').join(dir)]));
 }
