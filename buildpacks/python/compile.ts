@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -99,7 +100,8 @@ export async function compilePython(ctx: CompileContext, options: PythonBuildpac
       python_checksum: runtime.runtime.artifact.checksum,
       manager,
       find_links_sha256: dirsSha256(ctx.appDir, inputs.findLinks),
-      index: [ctx.env.PIP_INDEX_URL ?? '', ctx.env.PIP_EXTRA_INDEX_URL ?? '', ctx.env.PIP_FIND_LINKS ?? ''].join(' ').trim() ? 'set' : null,
+      // A hash, never the URLs themselves: they may carry credentials, and keys are shown in logs.
+      index_settings_sha256: indexSettingsHash(ctx.env),
     },
     optOut: 'SLUGC_PYTHON_CACHE',
   });
@@ -199,6 +201,14 @@ function pipCommand(dir: string, python: string): { command: string[]; from: str
     if (wheel) return { command: [python, path.join(dir, wheels, wheel, 'pip')], from: `from ${wheel}` };
   }
   return { command: [python, '-m', 'pip'], from: 'of the runtime' };
+}
+
+/** sha256 of the pip settings in the build env that change what gets installed; null when none is set. */
+function indexSettingsHash(env: Readonly<Record<string, string>>): string | null {
+  const settings = Object.entries(env)
+    .filter(([k]) => /^PIP_(INDEX_URL|EXTRA_INDEX_URL|FIND_LINKS|NO_INDEX|TRUSTED_HOST|PRE|ONLY_BINARY|NO_BINARY|CONSTRAINT)$/.test(k))
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return settings.length ? crypto.createHash('sha256').update(JSON.stringify(settings)).digest('hex') : null;
 }
 
 function hasBuildSystem(pyproject: Record<string, unknown> | null): boolean {
