@@ -146,7 +146,7 @@ export function defaultCacheDir(env: Record<string, string | undefined> = proces
 }
 
 /** Host env vars passed into the build env: proxies, TLS trust and npm settings. */
-const PASSTHROUGH = /^(HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR|NODE_EXTRA_CA_CERTS|NPM_CONFIG_\w+|npm_config_\w+|TZ)$/;
+const PASSTHROUGH = /^(HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|SSL_CERT_FILE|SSL_CERT_DIR|NODE_EXTRA_CA_CERTS|NPM_CONFIG_\w+|npm_config_\w+|TZ|SLUGC_BUILDPACK_TIMEOUT_MS)$/;
 /** Config vars that may not replace what the platform sets. */
 const RESERVED = new Set(['PATH', 'HOME', 'STACK', 'SOURCE_VERSION']);
 

@@ -9,6 +9,8 @@ import { extractArchive } from './archive/extract.js';
 import type { Logger } from './log.js';
 import { mirrorUrl } from './net/mirror.js';
 import { shellBuildpack } from './classic.js';
+import { readAppFile } from './sdk/app-file.js';
+import { parseJson } from './sdk/config-file.js';
 import { writeFileAtomic } from './fs/atomic.js';
 
 /** What {@link resolveBuildpackRef} needs to fetch a buildpack. */
@@ -208,15 +210,11 @@ export type OrderSource = 'explicit' | 'app.json' | '.buildpacks' | 'auto';
  * else `.buildpacks` (one ref per line, `#` comments), else none.
  */
 export function appBuildpackRefs(appDir: string): { source: OrderSource; refs: string[] } {
-  const appJson = path.join(appDir, 'app.json');
-  if (fs.existsSync(appJson)) {
-    let doc: { buildpacks?: unknown };
-    try {
-      doc = JSON.parse(fs.readFileSync(appJson, 'utf8')) as { buildpacks?: unknown };
-    } catch (e) {
-      throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't parse app.json: ${errorMessage(e)}`, { hint: 'Fix the JSON syntax of app.json.' });
-    }
-    if (doc.buildpacks !== undefined) {
+  // Read with readAppFile: an app.json or .buildpacks that links out of the app is refused, never read.
+  const appJsonText = readAppFile(appDir, 'app.json');
+  if (appJsonText !== null) {
+    const doc = (parseJson(appJsonText, 'app.json', { code: 'SLUGC_INVALID_INPUT', hint: 'Fix the JSON syntax of app.json.' }) ?? {}) as { buildpacks?: unknown };
+    if (typeof doc === 'object' && doc.buildpacks !== undefined) {
       if (!Array.isArray(doc.buildpacks) || !doc.buildpacks.every((b) => typeof b === 'object' && b !== null && typeof (b as { url?: unknown }).url === 'string')) {
         throw new SlugcError('SLUGC_INVALID_INPUT', "Couldn't read app.json buildpacks: expected a list of { \"url\": \"...\" }.", { hint: 'Write "buildpacks": [{ "url": "heroku/nodejs" }].' });
       }
@@ -224,10 +222,9 @@ export function appBuildpackRefs(appDir: string): { source: OrderSource; refs: s
       if (refs.length) return { source: 'app.json', refs };
     }
   }
-  const dotfile = path.join(appDir, '.buildpacks');
-  if (fs.existsSync(dotfile)) {
-    const refs = fs
-      .readFileSync(dotfile, 'utf8')
+  const dotfile = readAppFile(appDir, '.buildpacks');
+  if (dotfile !== null) {
+    const refs = dotfile
       .split(/\r?\n/)
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));

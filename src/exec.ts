@@ -261,7 +261,7 @@ export function runCommand(base: CreateExecOptions, command: string, args: strin
     // another session holding them must not keep the build waiting.
     const startGrace = () => {
       grace ??= setTimeout(() => {
-        base.log.warn(`A process \`${base.log.scrub(display)}\` started kept its output open after it ended; slugc stopped waiting for it.`);
+        base.log.warn(`Something \`${base.log.scrub(display)}\` started in a session of its own still holds its output open; slugc stopped waiting for it (it may still be running).`);
         child.stdout.destroy();
         child.stderr.destroy();
         finish();

@@ -121,7 +121,7 @@ describe('where buildpacks come from', () => {
     expect(fromDotfile.detect.source).toBe('.buildpacks');
     expect(fromDotfile.detect.selected).toEqual(['classic/tool-installer', 'classic/uses-tool']);
     await expect(runBuild({ app: testApp({ 'app.json': '{"buildpacks": "heroku/nodejs"}' }) })).rejects.toMatchObject({ code: 'SLUGC_INVALID_INPUT', message: expect.stringMatching(/app\.json buildpacks/) });
-    await expect(runBuild({ app: testApp({ '.buildpacks': 'heroku/python\n' }) })).rejects.toMatchObject({ code: 'SLUGC_BUILDPACK_LOAD', message: expect.stringMatching(/does not have it built in yet/) });
+    await expect(runBuild({ app: testApp({ '.buildpacks': 'heroku/go\n' }) })).rejects.toMatchObject({ code: 'SLUGC_BUILDPACK_LOAD', message: expect.stringMatching(/does not have it built in yet/) });
   });
 
   it('clones a git URL at a ref', async () => {

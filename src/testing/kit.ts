@@ -375,7 +375,7 @@ export function execRecorder(respond?: (cmd: RecordedCommand) => { stdout?: stri
       const { CommandFailedError } = await import('../errors.js');
       throw new CommandFailedError(rec.line, r.code, null, `${r.stdout ?? ''}${r.stderr ?? ''}`, options.hint);
     }
-    return { stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+    return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', truncated: false };
   };
   return { exec, commands };
 }

@@ -51,6 +51,16 @@ describe('app files that link out of the app', () => {
     expect(f.text).not.toMatch(/root:x:0:0/);
   });
 
+  it('refuses an app.json or .buildpacks that links to a host file', async () => {
+    for (const file of ['app.json', '.buildpacks']) {
+      const app = testApp({ [file]: { link: hostFile(`{"buildpacks": [{"url": "${SECRET}"}]}\n`) }, 'a.txt': '' });
+      const f = await failure(build({ ...opts(), sourceDir: app.dir }));
+      expect(f.code, file).toBe('SLUGC_UNSAFE_APP_FILE');
+      expect(f.text).toContain(`Couldn't read ${file}: it is a symlink that leads out of the app dir`);
+      expect(f.text).not.toContain(SECRET);
+    }
+  });
+
   it('follows a link that stays inside the app', async () => {
     const app = testApp({ 'config/Procfile.prod': 'web: ./serve\n', Procfile: { link: 'config/Procfile.prod' } });
     const r = await build({ ...opts(), sourceDir: app.dir, buildpacks: [plain] });
