@@ -11,9 +11,14 @@ command -v zstd >/dev/null || need+=(zstd)        # tar.zst extraction tests
 command -v pgrep >/dev/null || need+=(procps)     # process-cleanup tests
 command -v unzip >/dev/null || need+=(unzip)      # zip round-trip tests
 command -v dpkg-deb >/dev/null || need+=(dpkg)    # the debian runtime source
+# Debian's Maven plugins, for the Java buildpack's real Maven build against a
+# loopback repository serving /usr/share/maven-repo (no Maven Central here).
+for pkg in libmaven-compiler-plugin-java libmaven-jar-plugin-java libmaven-resources-plugin-java libsurefire-java libmaven-install-plugin-java libmaven-clean-plugin-java; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
+done
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq "${need[@]}"
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"
   else
     echo "scripts/setup.sh: please install: ${need[*]}" >&2
     exit 1
