@@ -11,6 +11,9 @@ command -v zstd >/dev/null || need+=(zstd)        # tar.zst extraction tests
 command -v pgrep >/dev/null || need+=(procps)     # process-cleanup tests
 command -v unzip >/dev/null || need+=(unzip)      # zip round-trip tests
 command -v dpkg-deb >/dev/null || need+=(dpkg)    # the debian runtime source
+command -v cc >/dev/null || need+=(gcc libc6-dev) # Ruby native-extension tests (the stack's compiler)
+command -v make >/dev/null || need+=(make)
+command -v strip >/dev/null || need+=(binutils)   # strips build paths from gems' native libraries
 # Debian's Maven plugins, for the Java buildpack's real Maven build against a
 # loopback repository serving /usr/share/maven-repo (no Maven Central here).
 for pkg in libmaven-compiler-plugin-java libmaven-jar-plugin-java libmaven-resources-plugin-java libsurefire-java libmaven-install-plugin-java libmaven-clean-plugin-java; do

@@ -96,7 +96,7 @@ describe('the slugc CLI', () => {
     const app = tempDir();
     const no = runCli(['detect', app, '--json']);
     expect(no.code).toBe(1);
-    expect(JSON.parse(no.stdout)).toMatchObject({ ok: false, answers: [{ id: 'slugc/nodejs', pass: false, reason: 'no package.json in the app root' }, { id: 'slugc/python', pass: false }, { id: 'slugc/java', pass: false }] });
+    expect(JSON.parse(no.stdout)).toMatchObject({ ok: false, answers: [{ id: 'slugc/ruby', pass: false }, { id: 'slugc/nodejs', pass: false, reason: 'no package.json in the app root' }, { id: 'slugc/python', pass: false }, { id: 'slugc/java', pass: false }] });
   });
 
   it('builds with a custom buildpack given as a path to a JS module', () => {

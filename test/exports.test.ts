@@ -18,7 +18,7 @@ describe('the package exports, resolved by Node as for a user who installed slug
 
   it('exposes the built-in buildpacks at "slugc/buildpacks"', () => {
     const r = node(`const b = await import('slugc/buildpacks'); console.log(b.builtinBuildpacks.map((x) => x.id).join(','), b.findBuiltinBuildpack('heroku/nodejs').id);`);
-    expect(r.stdout.trim()).toBe('slugc/nodejs,slugc/python,slugc/java slugc/nodejs');
+    expect(r.stdout.trim()).toBe('slugc/ruby,slugc/nodejs,slugc/python,slugc/java slugc/nodejs');
   });
 
   it('keeps private files private', () => {
@@ -59,8 +59,9 @@ const PINNED = {
       'testApp', 'treeHash', 'unpackSlugToTemp', 'writeInventory',
   ],
   'slugc/buildpacks': [
-      'DEFAULT_NODE_MAJOR', 'JDK_HOME', 'NODE_HOME', 'PYTHON_HOME', 'PYTHON_PACKAGES_DIR', 'builtinBuildpacks', 'createJavaBuildpack', 'createNodejsBuildpack',
-      'createPythonBuildpack', 'findBuiltinBuildpack', 'javaBuildpack', 'nodejsBuildpack', 'pythonBuildpack',
+      'DEFAULT_NODE_MAJOR', 'JDK_HOME', 'NODE_HOME', 'PYTHON_HOME', 'PYTHON_PACKAGES_DIR', 'RUBY_BUNDLE_DIR', 'RUBY_HOME', 'builtinBuildpacks',
+      'createJavaBuildpack', 'createNodejsBuildpack', 'createPythonBuildpack', 'createRubyBuildpack', 'findBuiltinBuildpack', 'javaBuildpack',
+      'nodejsBuildpack', 'pythonBuildpack', 'rubyBuildpack',
   ],
 };
 

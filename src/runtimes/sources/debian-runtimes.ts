@@ -122,7 +122,8 @@ export const DEBIAN_RUNTIMES: DebianRuntimeTable = {
     },
     ruby: {
       main: 'ruby3.1',
-      packages: ['ruby3.1', 'libruby3.1', 'ruby-rubygems', 'rubygems-integration', 'ruby-bundler', 'bundler', 'rake', 'ruby-webrick', 'libyaml-0-2'],
+      // ruby3.1-dev: the headers (ruby.h, config.h) that gems with C extensions compile against.
+      packages: ['ruby3.1', 'libruby3.1', 'ruby-rubygems', 'rubygems-integration', 'ruby-bundler', 'bundler', 'rake', 'ruby-webrick', 'libyaml-0-2', 'ruby3.1-dev'],
       binDirs: ['usr/bin'],
       env: {
         LD_LIBRARY_PATH: '${RUNTIME_DIR}/usr/lib/{multiarch}',
