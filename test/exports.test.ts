@@ -42,7 +42,7 @@ const PINNED = {
       'packumentArtifacts', 'parseChecksum', 'parseIni', 'parseInventory', 'parseJson', 'parseProperties', 'parseTomlText', 'parseWithSchema',
       'positionAt', 'readAppFile', 'readConfigFile', 'refuseConflictingLockfiles', 'registryConfig', 'requestFrom', 'requestToRange',
       'resolveAppFile', 'resolveRuntime', 'rewriteShebangs', 'runtimeEnv', 'runtimeProfileScript', 'runtimeSources', 'safeName', 'treeManifest',
-      'treeSize', 'writeFileAtomic', 'zodProblems',
+      'treeSize', 'urlCredentials', 'writeFileAtomic', 'zodProblems',
   ],
   /** `slugc` is everything in `slugc/sdk` plus these. */
   'slugc (besides slugc/sdk)': [

@@ -3,6 +3,7 @@ import path from 'node:path';
 import {
   SlugcError,
   VersionUnsatisfiableError,
+  urlCredentials,
   appFileExists,
   createDebianSource,
   dependencyLayer,
@@ -108,25 +109,11 @@ function words(value: string | undefined, fallback: readonly string[]): string[]
   return w.length ? w : [...fallback];
 }
 
-/** Secrets of a URL's user info (never logged). */
-export function urlSecrets(url: string): string[] {
-  try {
-    const u = new URL(url);
-    const out: string[] = [];
-    if (u.password) out.push(decodeURIComponent(u.password), u.password);
-    if (u.username && u.password) out.push(`${u.username}:${u.password}`);
-    else if (u.username) out.push(decodeURIComponent(u.username), u.username);
-    return out.filter((s) => s.length >= 4);
-  } catch {
-    return [];
-  }
-}
-
 /** Secrets in a Maven settings.xml: `<password>`s, `<passphrase>`s and credentials in `<url>`s. */
 export function settingsSecrets(xml: string): string[] {
   const out: string[] = [];
   for (const m of xml.matchAll(/<(password|passphrase|privateKey)>\s*([^<]+?)\s*<\/\1>/g)) out.push(m[2]!);
-  for (const m of xml.matchAll(/<url>\s*([^<]+?)\s*<\/url>/g)) out.push(...urlSecrets(m[1]!));
+  for (const m of xml.matchAll(/<url>\s*([^<]+?)\s*<\/url>/g)) out.push(...urlCredentials(m[1]!));
   for (const m of xml.matchAll(/<value>\s*([^<]+?)\s*<\/value>/g)) if (/^(Bearer|Basic)\s/i.test(m[1]!)) out.push(m[1]!); // HTTP header credentials
   return out.filter((s) => s.length >= 4);
 }
@@ -165,7 +152,7 @@ async function mavenSettings(ctx: CompileContext): Promise<string | null> {
   if (settingsPath) return fromApp(path.isAbsolute(settingsPath) ? path.relative(ctx.appDir, settingsPath) : settingsPath, 'MAVEN_SETTINGS_PATH');
   const url = ctx.env.MAVEN_SETTINGS_URL;
   if (url) {
-    ctx.log.redact(urlSecrets(url));
+    ctx.log.redact(urlCredentials(url));
     const shown = safeUrl(url);
     // fetch refuses URLs with credentials: they go in an Authorization header instead.
     const headers: Record<string, string> = {};

@@ -15,13 +15,14 @@ import {
   requestFrom,
   rewriteShebangs,
   runtimeSources,
+  urlCredentials,
   type CompileContext,
   type InstalledRuntimeResult,
 } from 'slugc/sdk';
 import { PACKAGES_DIR, PYTHON_HOME } from './layout.js';
 import { pipfileLockToRequirements, poetryLockToRequirements, uvLockToRequirements } from './lockfiles.js';
 import { parsePythonVersionFile, parseRuntimeTxt, pep440ToSemverRange } from './pep440.js';
-import { dirsSha256, requirementsInputs, urlSecrets } from './requirements.js';
+import { dirsSha256, requirementsInputs } from './requirements.js';
 
 /** How the app declares its packages. */
 export type PackageManager = 'pip' | 'pipenv' | 'poetry' | 'uv' | 'project' | 'none';
@@ -87,9 +88,9 @@ export async function compilePython(ctx: CompileContext, options: PythonBuildpac
   await runHook(ctx, 'pre_compile');
 
   ctx.log.step(`Installing packages (${describe(manager, files)})`);
-  for (const v of ['PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_FIND_LINKS']) for (const u of (ctx.env[v] ?? '').split(/\s+/)) ctx.log.redact(urlSecrets(u));
+  for (const v of ['PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_FIND_LINKS']) for (const u of (ctx.env[v] ?? '').split(/\s+/)) ctx.log.redact(urlCredentials(u));
   const inputs = manager === 'pip' ? requirementsInputs(ctx.appDir, 'requirements.txt') : { files: files, findLinks: [], indexUrls: [] };
-  for (const u of inputs.indexUrls) ctx.log.redact(urlSecrets(u));
+  for (const u of inputs.indexUrls) ctx.log.redact(urlCredentials(u));
   const projectFiles = ['pyproject.toml', 'setup.py', 'setup.cfg'].filter((f) => appFileExists(ctx.appDir, f));
   const deps = dependencyLayer(ctx, {
     name: 'python-packages',

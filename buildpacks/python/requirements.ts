@@ -70,17 +70,3 @@ export function dirsSha256(appDir: string, dirs: readonly string[]): string | nu
   }
   return h.digest('hex');
 }
-
-/** `https://user:password@host/simple` → the password and the user:password pair, for redaction. */
-export function urlSecrets(url: string): string[] {
-  try {
-    const u = new URL(url);
-    const out: string[] = [];
-    if (u.password) out.push(decodeURIComponent(u.password), u.password);
-    if (u.username && u.password) out.push(`${u.username}:${u.password}`);
-    else if (u.username) out.push(decodeURIComponent(u.username), u.username); // a token as the user name
-    return out.filter((s) => s.length >= 4);
-  } catch {
-    return [];
-  }
-}

@@ -6,6 +6,7 @@ import {
   CommandFailedError,
   SlugcError,
   VersionUnsatisfiableError,
+  urlCredentials,
   appFileExists,
   createDebianSource,
   dependencyLayer,
@@ -115,7 +116,7 @@ export async function compileRuby(ctx: CompileContext, options: RubyBuildpackOpt
   for (const [k, v] of Object.entries(ctx.env)) {
     if (!k.startsWith('BUNDLE_') || !v) continue;
     if (/^BUNDLE_MIRROR__/.test(k) || isCredentialVar(k)) {
-      for (const s of urlSecrets(v)) ctx.log.redact(s);
+      for (const s of urlCredentials(v)) ctx.log.redact(s);
       if (isCredentialVar(k)) {
         ctx.log.redact(v);
         for (const part of v.split(':')) if (part.length >= 4) ctx.log.redact(part);
@@ -278,17 +279,6 @@ function hasCachedGems(appDir: string): boolean {
 function isCredentialVar(k: string): boolean {
   if (/^BUNDLE_(MIRROR|PATH|WITHOUT|WITH|DEPLOYMENT|GEMFILE|JOBS|RETRY|FROZEN|BIN|APP_CONFIG|USER_HOME|CACHE_PATH|DISABLE|SILENCE|FORCE_RUBY_PLATFORM|SPECIFIC_PLATFORM|IGNORE|ONLY|BUILD__|TIMEOUT|SSL|CLEAN|NO_)/.test(k)) return false;
   return /__/.test(k);
-}
-
-/** The user:password parts of URLs in `value`. */
-function urlSecrets(value: string): string[] {
-  const out: string[] = [];
-  for (const m of value.matchAll(/[a-z][a-z0-9+.-]*:\/\/([^/@\s]+)@/gi)) {
-    const userinfo = decodeURIComponent(m[1]!);
-    out.push(m[1]!, userinfo);
-    for (const part of userinfo.split(':')) if (part.length >= 4) out.push(part);
-  }
-  return out;
 }
 
 /** sha256 of the Bundler settings in the build env that change what gets installed; null when none is set. */

@@ -53,6 +53,7 @@ export {
 } from './config-file.js';
 export { refuseConflictingLockfiles, type LockfileConflictOptions } from './lockfiles.js';
 export { rewriteShebangs, type RewriteShebangsOptions } from '../fs/shebangs.js';
+export { urlCredentials } from './secrets.js';
 
 // Runtimes: requests, sources, inventories.
 export { hostPlatform, runtimeEnv, type InstalledRuntimeResult, type RuntimeInstaller, type RuntimeRequest } from '../runtimes/install.js';

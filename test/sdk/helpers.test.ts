@@ -13,6 +13,7 @@ import {
   rewriteShebangs,
   runtimeSources,
   type RuntimeSource,
+  urlCredentials,
 } from 'slugc/sdk';
 import { cleanup, tempDir, testApp } from 'slugc/testing';
 
@@ -316,5 +317,18 @@ describe('SlugcError and error codes', () => {
     expect(err instanceof SlugcError).toBe(true);
     expect(err instanceof ConfigFileError).toBe(true);
     expect(new SlugcError('ACME_X', 'x') instanceof ConfigFileError).toBe(false);
+  });
+});
+
+describe('urlCredentials', () => {
+  it('finds the user info of every URL in a text, raw and decoded, and each part', () => {
+    const text = 'PIP_INDEX_URL=https://builder:s3cr%40t-pass@pypi.internal/simple and <url>https://tok3n-only@maven.internal/repo</url> plus https://public.example/x';
+    const found = urlCredentials(text);
+    expect(found).toEqual(expect.arrayContaining(['builder:s3cr%40t-pass', 'builder:s3cr@t-pass', 's3cr%40t-pass', 's3cr@t-pass', 'builder', 'tok3n-only']));
+    expect(found.some((s) => s.includes('public.example'))).toBe(false);
+  });
+
+  it('keeps a short user:password pair whole, but not its parts, which would redact ordinary words', () => {
+    expect(urlCredentials('https://ab:cd@host/')).toEqual(['ab:cd']);
   });
 });
