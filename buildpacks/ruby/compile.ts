@@ -65,9 +65,6 @@ export async function compileRuby(ctx: CompileContext, options: RubyBuildpackOpt
   const request = rubyRequest(ctx.appDir, lock);
 
   ctx.log.step('Installing Ruby');
-  // Filled in once the version is known (populate runs before the env is written out).
-  const env: Record<string, string> = {};
-  const extraPath: string[] = [];
   const runtime = await installRuntimeLayer(ctx, {
     name: 'ruby',
     displayName: 'Ruby',
@@ -75,15 +72,11 @@ export async function compileRuby(ctx: CompileContext, options: RubyBuildpackOpt
     defaultRequest: options.defaultVersion ?? '*',
     sources: runtimeSources(ctx.env, { lang: 'RUBY', defaults: ['debian'], sources: { debian: () => createDebianSource() } }),
     path: RUBY_HOME,
-    env,
-    extraPath,
     defaults: { RACK_ENV: 'production', RAILS_ENV: 'production', BUNDLE_WITHOUT: 'development:test', LANG: 'C.UTF-8', MALLOC_ARENA_MAX: '2', DISABLE_SPRING: '1' },
     profileD: 'ruby.sh',
-    populate: (dir, rt) => {
-      const api = rubyApi(rt.artifact.version);
-      Object.assign(env, rubyEnv(ctx, dir, rt, api));
-      extraPath.push('bin', `${BUNDLE_DIR}/ruby/${api}/bin`);
-    },
+    // The gem dirs are named after the Ruby API version, known once the runtime is chosen.
+    env: (rt, dir) => rubyEnv(ctx, dir, rt, rubyApi(rt.artifact.version)),
+    extraPath: (rt) => ['bin', `${BUNDLE_DIR}/ruby/${rubyApi(rt.artifact.version)}/bin`],
   }).catch((e: unknown) => {
     if (e instanceof VersionUnsatisfiableError) {
       throw new VersionUnsatisfiableError(
@@ -95,12 +88,6 @@ export async function compileRuby(ctx: CompileContext, options: RubyBuildpackOpt
     }
     throw e;
   });
-  if (runtime.env.BUNDLE_GEMFILE === undefined) {
-    // The env above is filled in by populate, which installRuntimeLayer runs before writing the env out.
-    throw new SlugcError('SLUGC_RUBY_RUNTIME_INVALID', "Couldn't set up Ruby's env: installRuntimeLayer wrote the env before the runtime's version was known.", {
-      hint: 'This is a bug of slugc (the Ruby buildpack and the SDK disagree); report it with the build log.',
-    });
-  }
   const version = runtime.runtime.artifact.version;
   const api = rubyApi(version);
   const ruby = findRuby(runtime.dir, runtime.runtime);

@@ -11,10 +11,15 @@ export interface RuntimeLayerOptions extends RuntimeRequest {
   layer?: string;
   /** More key values, e.g. a tool version installed beside the runtime. */
   key?: LayerKey;
-  /** More env for later commands and `.profile.d`, on top of the runtime's own; values may use `${RUNTIME_DIR}` and `${APP_DIR}` (the app: the build dir, `$HOME` at boot). */
-  env?: Record<string, string>;
-  /** App dirs (relative to the app) to put on PATH after the runtime's own bin dirs, e.g. `node_modules/.bin`. */
-  extraPath?: string[];
+  /**
+   * More env for later commands and `.profile.d`, on top of the runtime's
+   * own; values may use `${RUNTIME_DIR}` and `${APP_DIR}` (the app: the
+   * build dir, `$HOME` at boot). A function gets the installed runtime (and
+   * its dir in the app), for env that depends on the version chosen.
+   */
+  env?: Record<string, string> | ((runtime: InstalledRuntimeResult, dir: string) => Record<string, string>);
+  /** App dirs (relative to the app) to put on PATH after the runtime's own bin dirs, e.g. `node_modules/.bin`; a function gets the installed runtime. */
+  extraPath?: string[] | ((runtime: InstalledRuntimeResult) => string[]);
   /** Env vars with defaults: set unless the build env (or, at boot, the dyno's config) already has them, e.g. `{ NODE_ENV: 'production' }`. */
   defaults?: Record<string, string>;
   /** The `.profile.d` script's name (default `<name>.sh`), or false for none. */
@@ -48,7 +53,7 @@ export interface RuntimeLayer {
  * same data in terms of `$HOME`, so no build path reaches the slug.
  */
 export async function installRuntimeLayer(ctx: CompileContext, options: RuntimeLayerOptions): Promise<RuntimeLayer> {
-  const { path: rel, layer: layerName, key: extraKey, env: extraEnv, profileD, populate, extraPath, defaults, ...request } = options;
+  const { path: rel, layer: layerName, key: extraKey, env: envOption, profileD, populate, extraPath: extraPathOption, defaults, ...request } = options;
   const runtime = await ctx.runtimes.install(request);
   for (const line of runtime.trace) ctx.log.info(line);
   const key: LayerKey = {
@@ -62,6 +67,8 @@ export async function installRuntimeLayer(ctx: CompileContext, options: RuntimeL
   const layer = ctx.cache.layer(layerName ?? 'runtime', key, { path: rel, linkFrom: runtime.dir });
   await populate?.(layer.dir, runtime);
   ctx.recordRuntime(runtime.record);
+  const extraEnv = typeof envOption === 'function' ? envOption(runtime, layer.dir) : envOption;
+  const extraPath = typeof extraPathOption === 'function' ? extraPathOption(runtime) : extraPathOption;
 
   const vars = { ...runtime.env, ...(extraEnv ?? {}) };
   const env: Record<string, string> = {
