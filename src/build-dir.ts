@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
-import { readAppFile } from './sdk/app-file.js';
+import { readAppFile } from './fs/app-file.js';
 import { SlugcError } from './errors.js';
 
 /** What {@link prepareBuildDir} did. */

@@ -9,7 +9,7 @@ import { extractArchive } from './archive/extract.js';
 import type { Logger } from './log.js';
 import { mirrorUrl } from './net/mirror.js';
 import { shellBuildpack } from './classic.js';
-import { readAppFile } from './sdk/app-file.js';
+import { readAppFile } from './fs/app-file.js';
 import { parseJson } from './sdk/config-file.js';
 import { writeFileAtomic } from './fs/atomic.js';
 

@@ -2,6 +2,7 @@ import type { ExecFn } from './exec.js';
 import type { Logger } from './log.js';
 import type { RuntimeInstaller } from './runtimes/install.js';
 import type { Layer, LayerKey, LayerOptions } from './cache/layers.js';
+import type { RuntimeRecord } from './runtimes/types.js';
 
 /** What a buildpack's `detect` answers: applies or not, and why. Never thrown. */
 export interface Detection {
@@ -30,19 +31,7 @@ export interface BaseContext {
 /** The context of `detect`. */
 export type DetectContext = BaseContext;
 
-/** A runtime a buildpack installed, reported in `slug.json`. */
-export interface RuntimeRecord {
-  /** e.g. `node`. */
-  name: string;
-  /** e.g. `20.19.5`. */
-  version: string;
-  /** Where it came from, e.g. the tarball URL. */
-  source?: string;
-  /** The checksum it was verified with. */
-  checksum?: string;
-  /** Why this version was chosen, one line per step. */
-  trace?: string[];
-}
+export type { RuntimeRecord } from './runtimes/types.js';
 
 /** The context of `compile`: everything a buildpack may use, and nothing else. */
 export interface CompileContext extends BaseContext {

@@ -1,7 +1,7 @@
 import type { Buildpack, ReleaseContext } from './buildpack.js';
 import { wrapBuildpackError } from './compile.js';
 import type { Logger } from './log.js';
-import { readAppFile } from './sdk/app-file.js';
+import { readAppFile } from './fs/app-file.js';
 import { parseProcfile, type ProcessTypes } from './procfile.js';
 import { parseOrThrow } from './problems.js';
 import { releaseInfoSchema, stageInputSchema } from './schemas.js';

@@ -2,14 +2,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
-import type { RuntimeRecord } from '../buildpack.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { manifestChanges, treeManifest, type TreeManifest } from '../fs/tree.js';
 import { acquireLock } from '../cache/lock.js';
 import { parseChecksum } from '../net/download.js';
 import { SlugcError, VersionUnsatisfiableError, errorMessage } from '../errors.js';
 import { nearestVersions, requestToRange, resolveRuntime, type ResolvedRuntime } from './resolve.js';
-import type { InstalledRuntime, RuntimeArtifact, RuntimeSource, SourceContext } from './types.js';
+import type { InstalledRuntime, RuntimeArtifact, RuntimeRecord, RuntimeSource, SourceContext } from './types.js';
 
 /** A runtime to install: what, which version, from which sources in order. */
 export interface RuntimeRequest {

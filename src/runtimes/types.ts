@@ -84,3 +84,17 @@ export interface InstalledRuntime {
   /** Shared libraries it needs that the stack must provide (from ldd), if known. */
   systemLibraries?: string[];
 }
+
+/** A runtime a buildpack installed, reported in `slug.json`. */
+export interface RuntimeRecord {
+  /** e.g. `node`. */
+  name: string;
+  /** e.g. `20.19.5`. */
+  version: string;
+  /** Where it came from, e.g. the tarball URL. */
+  source?: string;
+  /** The checksum it was verified with. */
+  checksum?: string;
+  /** Why this version was chosen, one line per step. */
+  trace?: string[];
+}

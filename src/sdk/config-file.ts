@@ -1,7 +1,7 @@
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { SlugcError, type ErrorCode } from '../errors.js';
-import { readAppFile } from './app-file.js';
+import { readAppFile } from '../fs/app-file.js';
 
 /** The config formats {@link readConfigFile} reads. */
 export type ConfigFormat = 'json' | 'toml' | 'ini' | 'properties';

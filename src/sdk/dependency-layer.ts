@@ -5,7 +5,7 @@ import type { CompileContext } from '../buildpack.js';
 import type { Layer, LayerKey } from '../cache/layers.js';
 import { SlugcError } from '../errors.js';
 import { assertInside } from '../fs/inside.js';
-import { resolveAppFile } from './app-file.js';
+import { resolveAppFile } from '../fs/app-file.js';
 
 /** Options of {@link dependencyLayer}. */
 export interface DependencyLayerOptions {

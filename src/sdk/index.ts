@@ -37,7 +37,7 @@ export { installRuntimeLayer, runtimeProfileScript, type RuntimeLayer, type Runt
 export { appFileSha256, dependencyLayer, type DependencyLayer, type DependencyLayerOptions } from './dependency-layer.js';
 export { runtimeSources, type RuntimeSourcesOptions } from './sources.js';
 export { firstLine, requestFrom, type VersionRequest, type VersionRequestFile } from './request.js';
-export { APP_FILE_MAX_BYTES, appFileExists, readAppFile, resolveAppFile, type ReadAppFileOptions } from './app-file.js';
+export { APP_FILE_MAX_BYTES, appFileExists, readAppFile, resolveAppFile, type ReadAppFileOptions } from '../fs/app-file.js';
 export {
   ConfigFileError,
   parseIni,

@@ -1,5 +1,5 @@
 import { SlugcError, type ErrorCode } from '../errors.js';
-import { appFileExists } from './app-file.js';
+import { appFileExists } from '../fs/app-file.js';
 
 /** Options of {@link refuseConflictingLockfiles}. */
 export interface LockfileConflictOptions {

@@ -1,4 +1,4 @@
-import { readAppFile } from './app-file.js';
+import { readAppFile } from '../fs/app-file.js';
 
 /** One place a version request may come from. */
 export interface VersionRequestFile {

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { readAppFile } from '../../sdk/app-file.js';
+import { readAppFile } from '../../fs/app-file.js';
 import semver from 'semver';
 import { SlugcError } from '../../errors.js';
 import { fetchDocument } from '../../net/mirror.js';
