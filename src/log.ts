@@ -36,7 +36,7 @@ export interface Logger {
   /** Any other event, passed to `onEvent` only. */
   event(e: BuildEvent): void;
   /** Adds values that must never appear in the log; they print as `[secret]`. */
-  redact(values: Iterable<string>): void;
+  redact(values: Iterable<string> | string): void;
   /** `text` with every redacted value replaced by `[secret]` (for errors that quote output). */
   scrub(text: string): string;
   /** Everything printed so far, as plain text (no colour). */
@@ -148,7 +148,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       return scrub(text);
     },
     redact(values) {
-      for (const v of values) if (v.length >= MIN_SECRET_LENGTH) secrets.add(v);
+      // One string is one secret, not the characters it is made of.
+      for (const v of typeof values === 'string' ? [values] : values) if (v.length >= MIN_SECRET_LENGTH) secrets.add(v);
     },
     text() {
       return lines.join('\n') + (lines.length ? '\n' : '');

@@ -3,6 +3,7 @@ import path from 'node:path';
 import {
   SlugcError,
   VersionUnsatisfiableError,
+  assertInside,
   urlCredentials,
   appFileExists,
   createDebianSource,
@@ -234,7 +235,9 @@ function findMvn(runtime: InstalledRuntimeResult): string {
 /** Builds a Maven app: `mvn -B -DskipTests clean install` with the Maven repository in a build-only layer. */
 async function buildMaven(ctx: CompileContext, jdk: { javaHome: string; jdkVersion: string; props: Record<string, string> }): Promise<void> {
   const { command, what } = await mavenCommand(ctx, jdk.props);
-  const settings = await mavenSettings(ctx);
+  // Without settings of the app's, an empty file: Maven would otherwise read the build host's
+  // ~/.m2/settings.xml (Java takes user.home from the account, not $HOME), and its credentials.
+  const settings = (await mavenSettings(ctx)) ?? emptySettings(ctx.tmpDir);
   const repo = dependencyLayer(ctx, { name: 'maven-repository', lockfiles: ['pom.xml'], key: { jdk: jdk.jdkVersion }, optOut: 'SLUGC_MAVEN_CACHE' });
   if (repo.hit) ctx.log.info('Maven repository restored from the cache (pom.xml and the JDK unchanged)');
   const goals = words(ctx.env.MAVEN_CUSTOM_GOALS, DEFAULT_MAVEN_GOALS);
@@ -247,6 +250,17 @@ async function buildMaven(ctx: CompileContext, jdk: { javaHome: string; jdkVersi
     hint: 'Maven could not build the app; the end of its output is above (a compilation error names the file and line; "Could not resolve dependencies" names what the repository lacks: check settings.xml, MAVEN_SETTINGS_PATH or MAVEN_SETTINGS_URL).',
   });
   await repo.save();
+  // The compiler plugin's incremental-build state lists absolute build paths: not for the slug.
+  const status = path.join(ctx.appDir, 'target', 'maven-status');
+  assertInside(ctx.appDir, status, 'target/maven-status');
+  fs.rmSync(status, { recursive: true, force: true });
+}
+
+/** An empty Maven settings file in the temp dir. */
+function emptySettings(tmpDir: string): string {
+  const file = path.join(tmpDir, 'maven-settings-empty.xml');
+  fs.writeFileSync(file, '<settings xmlns="http://maven.apache.org/SETTINGS/1.0.0"/>\n');
+  return file;
 }
 
 /** A `stage` task defined in the Gradle build file (Groovy or Kotlin DSL). */

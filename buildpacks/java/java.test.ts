@@ -71,7 +71,7 @@ describe('a Maven app with mvnw', () => {
     expect(run.slugJson.runtimes[0]).toMatchObject({ name: 'jdk', version: expect.stringMatching(/^17\./) });
     const unpacked = await unpackSlugToTemp(run.slugPath);
     const args = fs.readFileSync(path.join(unpacked, 'target/build-args.txt'), 'utf8');
-    expect(args).toMatch(/^-B -Dmaven\.repo\.local=\S+\/repository -DskipTests clean install$/m);
+    expect(args).toMatch(/^-B -Dmaven\.repo\.local=\S+\/repository -s \S+\/maven-settings-empty\.xml -DskipTests clean install$/m);
     expect(args).toMatch(/JAVA_HOME=\S+\/\.jdk\/usr\/lib\/jvm\/java-17-openjdk-\w+/);
     expect(args).toMatch(/^java=\S+\/\.jdk\/\S+\/bin\/java mvn=$/m); // java from slugc's JDK, no mvn anywhere
     expect(fs.readFileSync(path.join(unpacked, '.profile.d/jdk.sh'), 'utf8')).toMatch(/export JAVA_HOME="\$HOME\/\.jdk\/usr\/lib\/jvm\/java-17-openjdk-\w+"/);
@@ -89,14 +89,15 @@ describe('a Maven app with mvnw', () => {
     const rec = execRecorder();
     const first = await runCompile(javaBuildpack, { app, cacheDir, appName: name, exec: rec.exec });
     const mvn = rec.commands.find((c) => c.command.endsWith('/mvnw'))!;
-    expect(mvn.args).toEqual(['-B', expect.stringMatching(/^-Dmaven\.repo\.local=.*\/repository$/), '-DskipTests', 'clean', 'install']);
+    // Without settings of the app's, an empty settings file: never the build host's ~/.m2/settings.xml.
+    expect(mvn.args).toEqual(['-B', expect.stringMatching(/^-Dmaven\.repo\.local=.*\/repository$/), '-s', expect.stringMatching(/maven-settings-empty\.xml$/), '-DskipTests', 'clean', 'install']);
     expect(mvn.env).toMatchObject({ JAVA_HOME: expect.stringMatching(/\.jdk\/usr\/lib\/jvm\/java-17/), MAVEN_SKIP_RC: 'true' });
     expect(mvn.args[1]).not.toContain(first.appDir);
     expect(first.layers.map((l) => [l.layer, l.state])).toEqual([['runtime', expect.any(String)], ['maven-repository', 'new']]);
     const rec2 = execRecorder();
     const second = await runCompile(javaBuildpack, { app, cacheDir, appName: name, exec: rec2.exec, env: { MAVEN_CUSTOM_GOALS: 'package', MAVEN_CUSTOM_OPTS: '-Pprod -DskipTests=false' } });
     expect(second.layers.find((l) => l.layer === 'maven-repository')?.state).toBe('restored');
-    expect(rec2.commands.find((c) => c.command.endsWith('/mvnw'))!.args.slice(2)).toEqual(['-Pprod', '-DskipTests=false', 'package']);
+    expect(rec2.commands.find((c) => c.command.endsWith('/mvnw'))!.args.slice(4)).toEqual(['-Pprod', '-DskipTests=false', 'package']);
     app.write({ 'pom.xml': '<project><modelVersion>4.0.0</modelVersion><groupId>demo</groupId><artifactId>app</artifactId><version>2.0</version></project>\n' });
     const third = await runCompile(javaBuildpack, { app, cacheDir, appName: name, exec: execRecorder().exec });
     expect(third.layers.find((l) => l.layer === 'maven-repository')?.reason).toMatch(/lockfile_sha256/);

@@ -29,7 +29,9 @@ export async function runnableJars(appDir: string): Promise<{ dir: string; jars:
 
 /** The web command for a runnable JAR: Spring Boot is told the port. */
 export function webCommand(jar: RunnableJar): string {
-  return `java ${jar.springBoot ? '-Dserver.port=$PORT ' : ''}$JAVA_OPTS -jar ${jar.file}`;
+  // A plain file name stays as it is (what users read in slug.json); anything else is quoted for the shell.
+  const file = /^[A-Za-z0-9._/+-]+$/.test(jar.file) ? jar.file : `'${jar.file.replace(/'/g, `'\\''`)}'`;
+  return `java ${jar.springBoot ? '-Dserver.port=$PORT ' : ''}$JAVA_OPTS -jar ${file}`;
 }
 
 /**

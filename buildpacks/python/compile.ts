@@ -238,7 +238,9 @@ function relocate(ctx: CompileContext, target: string): void {
   for (const d of entries) {
     const file = path.join(target, d, 'direct_url.json');
     try {
-      if (fs.readFileSync(file, 'utf8').includes(ctx.appDir)) fs.rmSync(file);
+      // A local install (file: URL) names the build dir, perhaps percent-encoded: drop it.
+      const text = fs.readFileSync(file, 'utf8');
+      if (text.includes(ctx.appDir) || /"url"\s*:\s*"file:/.test(text)) fs.rmSync(file);
     } catch {
       /* none */
     }

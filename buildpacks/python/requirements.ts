@@ -61,7 +61,14 @@ export function dirsSha256(appDir: string, dirs: readonly string[]): string | nu
     h.update(`${rel}\0`);
     if (real === null || !fs.statSync(real).isDirectory()) continue;
     for (const name of fs.readdirSync(real).sort()) {
-      const p = path.join(real, name);
+      // Each entry through resolveAppFile: a wheel that links out of the app is never read.
+      let p: string | null;
+      try {
+        p = resolveAppFile(appDir, `${rel}/${name}`);
+      } catch {
+        continue;
+      }
+      if (p === null) continue;
       const st = fs.statSync(p);
       if (!st.isFile()) continue;
       h.update(`${name}\0${st.size}\0`);

@@ -103,11 +103,8 @@ export async function compileRuby(ctx: CompileContext, options: RubyBuildpackOpt
   for (const [k, v] of Object.entries(ctx.env)) {
     if (!k.startsWith('BUNDLE_') || !v) continue;
     if (/^BUNDLE_MIRROR__/.test(k) || isCredentialVar(k)) {
-      for (const s of urlCredentials(v)) ctx.log.redact(s);
-      if (isCredentialVar(k)) {
-        ctx.log.redact(v);
-        for (const part of v.split(':')) if (part.length >= 4) ctx.log.redact(part);
-      }
+      ctx.log.redact(urlCredentials(v));
+      if (isCredentialVar(k)) ctx.log.redact([v, ...v.split(':')]);
     }
   }
 
@@ -116,7 +113,8 @@ export async function compileRuby(ctx: CompileContext, options: RubyBuildpackOpt
   const deps = dependencyLayer(ctx, {
     name: 'gems',
     path: BUNDLE_DIR,
-    lockfiles: ['Gemfile.lock'],
+    // The Gemfile too: groups live only there, and a change to them does not always change the lock.
+    lockfiles: ['Gemfile.lock', 'Gemfile'],
     key: {
       ruby: version,
       ruby_checksum: runtime.runtime.artifact.checksum,

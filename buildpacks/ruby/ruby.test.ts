@@ -178,7 +178,7 @@ describe('a Rack app with its gems in vendor/cache', () => {
     expect(fs.existsSync(path.join(second.appDir, 'vendor/bundle/ruby/3.1.0/gems/greet-1.0/lib/greet.rb'))).toBe(true);
     app.write({ ...gemfileAndLock([greet2, ostruct, webrick, tinyrack]), ...cached(greet2) });
     const third = await runCompile(rubyBuildpack, { app, cacheDir, appName: name });
-    expect(third.layers.find((l) => l.layer === 'gems')?.reason).toMatch(/^key changed: .*lockfile_sha256/);
+    expect(third.layers.find((l) => l.layer === 'gems')?.reason).toMatch(/^key changed: .*Gemfile\.lock_sha256/);
     expect(fs.readFileSync(path.join(third.appDir, 'vendor/bundle/ruby/3.1.0/gems/greet-2.0/lib/greet.rb'), 'utf8')).toMatch(/hi2/);
     // bundle clean removed the old version.
     expect(fs.existsSync(path.join(third.appDir, 'vendor/bundle/ruby/3.1.0/gems/greet-1.0'))).toBe(false);

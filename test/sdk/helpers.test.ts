@@ -332,3 +332,13 @@ describe('urlCredentials', () => {
     expect(urlCredentials('https://ab:cd@host/')).toEqual(['ab:cd']);
   });
 });
+
+describe('the log redaction', () => {
+  it('takes one string as one secret, not as the characters it is made of', async () => {
+    const { createLogger } = await import('slugc');
+    const log = createLogger();
+    log.redact('user:s3cret-value');
+    log.redact(['an0ther-secret']);
+    expect(log.scrub('auth user:s3cret-value and an0ther-secret')).toBe('auth [secret] and [secret]');
+  });
+});
