@@ -37,9 +37,12 @@ export function requirementsInputs(appDir: string, file: string): RequirementsIn
       const opt = /^(-r|--requirement|-c|--constraint|-f|--find-links|-i|--index-url|--extra-index-url)(?:\s*=\s*|\s+)(\S+)/.exec(line);
       if (!opt) continue;
       const [, flag, value] = opt as unknown as [string, string, string];
-      if (flag === '-r' || flag === '--requirement' || flag === '-c' || flag === '--constraint') visit(path.posix.join(dir, value), norm);
+      const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
+      // An absolute path is taken as it is (and, for -r/-c, refused as outside the app), never joined to the file's dir.
+      const local = path.posix.isAbsolute(value) ? value : path.posix.join(dir, value);
+      if (flag === '-r' || flag === '--requirement' || flag === '-c' || flag === '--constraint') visit(local, norm);
       else if (flag === '-f' || flag === '--find-links') {
-        if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) out.findLinks.push(path.posix.normalize(path.posix.join(dir, value)));
+        if (!isUrl && !path.posix.isAbsolute(value)) out.findLinks.push(path.posix.normalize(local));
       } else out.indexUrls.push(value);
     }
   };

@@ -7,6 +7,7 @@ import {
   SlugcError,
   VersionUnsatisfiableError,
   urlCredentials,
+  assertInside,
   appFileExists,
   createDebianSource,
   dependencyLayer,
@@ -375,6 +376,12 @@ async function precompileAssets(ctx: CompileContext, ruby: string, bundle: strin
   }
   ctx.log.step('Running rake assets:precompile');
   await ctx.exec(ruby, [bundle, 'exec', 'rake', 'assets:precompile'], { env, hint: 'assets:precompile failed; its output is above. Fix the task (or the assets), then build again.' });
+  // Sprockets' and bootsnap's build caches hold absolute build paths and change every build: not for the slug.
+  for (const rel of ['tmp/cache/assets', 'tmp/cache/bootsnap']) {
+    const dir = path.join(ctx.appDir, rel);
+    assertInside(ctx.appDir, dir, rel);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A Rails app: `railties` (or `rails`) in the lock, or `config/application.rb`. */
