@@ -6,57 +6,13 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { shellBuildpack, sourceExport } from '../../src/classic.js';
 import { createLogger } from '../../src/index.js';
+import { gone, killRecorded, pidFile } from '../support/processes.js';
 import { type BuildFailure, cleanup, runBuild, tempDir, testApp } from 'slugc/testing';
-
-const pidFiles: string[] = [];
-
-/** Kills the processes the tests' buildpacks recorded (they may have escaped on purpose). */
-function killRecorded(): void {
-  for (const f of pidFiles.splice(0)) {
-    try {
-      const pid = Number(fs.readFileSync(f, 'utf8').trim());
-      if (pid > 1) process.kill(pid, 'SIGKILL');
-    } catch {
-      /* never started, or already gone */
-    }
-  }
-}
 
 afterEach(async () => {
   killRecorded();
   await cleanup();
 });
-
-/** A file a buildpack writes a background process's pid to; that process is killed after the test. */
-function pidFile(): string {
-  const f = path.join(tempDir(), 'pid');
-  pidFiles.push(f);
-  return f;
-}
-
-/** True while `pid` runs (a zombie waiting for its reaper counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw e;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-/** Waits up to `ms` for `pid` to be gone. */
-async function gone(pid: number, ms = 3000): Promise<boolean> {
-  for (let waited = 0; waited <= ms; waited += 50) {
-    if (!alive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
 
 /** Writes a classic buildpack (bash scripts in bin/) into a temp dir; its id is `classic/bp`. */
 function classic(scripts: { detect?: string; compile?: string; release?: string }): string {

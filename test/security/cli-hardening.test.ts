@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, runBuild, tempDir, testApp } from 'slugc/testing';
 import { cliBin, runCli } from '../support/cli.js';
+import { alive } from '../support/processes.js';
 
 afterEach(cleanup);
 
@@ -25,15 +26,6 @@ function jsBuildpack(compileShell = ''): string {
 /** Runs the CLI with its own TMPDIR, so what it leaves there can be counted. */
 function spawnCli(args: string[], tmp: string) {
   return spawn(process.execPath, ['--', cliBin, ...args], { env: { ...process.env, TMPDIR: tmp, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** True while a process runs (a zombie waiting for a reaper counts as gone). */
-function running(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 const exitOf = (child: ReturnType<typeof spawn>) => new Promise<{ code: number | null; signal: string | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
@@ -100,13 +92,13 @@ describe('a build killed with SIGKILL', () => {
     const orphan = Number(fs.readFileSync(pidFile, 'utf8'));
     first.kill('SIGKILL');
     await exitOf(first);
-    expect(running(orphan)).toBe(true); // still running after its build died
+    expect(alive(orphan)).toBe(true); // still running after its build died
     try {
       const second = runCli(['build', testApp({ 'a.txt': '' }).dir, '-b', jsBuildpack(), '--cache-dir', cache, '--app', 'killed', '-o', path.join(tempDir(), 's2.tgz')]);
       expect(second.code).toBe(0);
       expect(second.stderr).toMatch(/Taking over a stale cache lock/);
       expect(second.stderr).toMatch(new RegExp(`Stopped \\d+ process(es)? the killed build left running \\([^)]*\\b${orphan}\\b`));
-      expect(running(orphan)).toBe(false);
+      expect(alive(orphan)).toBe(false);
     } finally {
       try {
         process.kill(orphan, 'SIGKILL');

@@ -2,61 +2,16 @@
 // leave processes behind, hold its output open past its timeout. Each is
 // bounded in time, memory and the size of the error it becomes.
 import fs from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createExec } from '../../src/exec.js';
 import { createLogger, type SlugcError } from '../../src/index.js';
+import { alive, gone, killRecorded, pidFile } from '../support/processes.js';
 import { cleanup, tempDir } from 'slugc/testing';
-
-const pidFiles: string[] = [];
-
-/** Kills the processes the tests' commands recorded (they may have escaped exec's process group on purpose). */
-function killRecorded(): void {
-  for (const f of pidFiles.splice(0)) {
-    try {
-      const pid = Number(fs.readFileSync(f, 'utf8').trim());
-      if (pid > 1) process.kill(pid, 'SIGKILL');
-    } catch {
-      /* never started, or already gone */
-    }
-  }
-}
 
 afterEach(async () => {
   killRecorded();
   await cleanup();
 });
-
-/** A file a command writes its background process's pid to; the process is killed after the test. */
-function pidFile(): string {
-  const f = path.join(tempDir(), 'pid');
-  pidFiles.push(f);
-  return f;
-}
-
-/** True while `pid` runs (a zombie waiting for its reaper counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw e;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-/** Waits up to `ms` for `pid` to be gone. */
-async function gone(pid: number, ms = 3000): Promise<boolean> {
-  for (let waited = 0; waited <= ms; waited += 50) {
-    if (!alive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
 
 const readPid = (f: string) => Number(fs.readFileSync(f, 'utf8').trim());
 const exec = (log = createLogger()) => createExec({ log, cwd: tempDir(), env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
