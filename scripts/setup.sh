@@ -10,6 +10,7 @@ command -v xz >/dev/null || need+=(xz-utils)      # tar.xz extraction tests
 command -v zstd >/dev/null || need+=(zstd)        # tar.zst extraction tests
 command -v pgrep >/dev/null || need+=(procps)     # process-cleanup tests
 command -v unzip >/dev/null || need+=(unzip)      # zip round-trip tests
+command -v pigz >/dev/null || need+=(pigz)        # the packaging benchmark's baseline (tar | pigz -6)
 command -v dpkg-deb >/dev/null || need+=(dpkg)    # the debian runtime source
 command -v cc >/dev/null || need+=(gcc libc6-dev) # Ruby native-extension tests (the stack's compiler)
 command -v make >/dev/null || need+=(make)

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { StepTimer, formatSteps } from './timings.js';
 import { z } from 'zod';
 import { prepareBuildDir } from './build-dir.js';
 import { isBuildpack, type Buildpack } from './buildpack.js';
@@ -86,6 +87,8 @@ export interface BuildResult {
   compile: CompileOutput;
   /** Milliseconds per stage. */
   timings: Record<Stage, number>;
+  /** Milliseconds per step, summed over buildpacks: restore, install, build, prune, package, save (and any a buildpack named). */
+  steps: Record<string, number>;
   /** The build log as text. */
   log: string;
   /** The build dir, when `keepBuildDir` was set. */
@@ -220,6 +223,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   log.redact(Object.entries(config).filter(([k]) => SECRET_NAME_PATTERN.test(k)).map(([, v]) => v));
 
   checkOutput(output, sourceDir);
+  const buildStarted = performance.now();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-'));
   const cacheRoot = noCache ? path.join(work, 'cache') : path.resolve(opts.cacheDir ?? defaultCacheDir(hostEnv));
   const app = appNamespace(sourceDir, opts.app ?? config.SLUGC_APP ?? hostEnv.SLUGC_APP);
@@ -235,6 +239,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   if (opts.signal?.aborted) controller.abort();
 
   const timings = { prepare: 0, detect: 0, compile: 0, release: 0, package: 0 } satisfies Record<Stage, number>;
+  const steps = new StepTimer();
   let stage: Stage = 'prepare';
   const timed = async <T>(s: Stage, f: () => Promise<T> | T): Promise<T> => {
     stage = s;
@@ -251,7 +256,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   let lock: Lock | undefined;
   try {
     if (!noCache) lock = await acquireLock(appCacheDir, { log, signal: controller.signal });
-    const layers = new LayerStore({ root: appCacheDir, appDir, workDir: work, log, disabled: noCache });
+    const layers = new LayerStore({ root: appCacheDir, appDir, workDir: work, log, disabled: noCache, steps });
     const commit = sourceCommit(sourceDir, { SOURCE_VERSION: config.SOURCE_VERSION ?? hostEnv.SOURCE_VERSION });
     await timed('prepare', () => {
       log.step(`Preparing build dir from ${sourceDir}`);
@@ -297,7 +302,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       ...(mirror ? { mirror } : {}),
     });
     const compiled = await timed('compile', () =>
-      compile({ appDir, buildpacks: chosen, env, stack, cacheRoot, appCacheDir, layers, tmpDir, fetch: fetchFn, log, signal: controller.signal, runtimes, configVars: config, ...(opts.exec ? { exec: opts.exec } : {}) }),
+      compile({ appDir, buildpacks: chosen, env, stack, cacheRoot, appCacheDir, layers, tmpDir, fetch: fetchFn, log, signal: controller.signal, runtimes, configVars: config, steps, ...(opts.exec ? { exec: opts.exec } : {}) }),
     );
     const releaseEnv = { ...env, ...compiled.exportedEnv };
     const released = await timed('release', async () => {
@@ -328,7 +333,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           runtimes: compiled.runtimes,
           config_vars: released.configVars,
           addons: released.addons,
-          timings: { ...timings, compile_by_buildpack: Object.fromEntries(compiled.timings.map((t) => [t.id, t.ms])) },
+          timings: { ...timings, compile_by_buildpack: Object.fromEntries(compiled.timings.map((t) => [t.id, t.ms])), steps: steps.record() },
           cache: { app, enabled: !noCache, layers: layers.layers().map(({ buildpack, layer }) => ({ buildpack, layer: layer.name, hit: layer.hit, reason: layer.reason })) },
         },
       });
@@ -344,9 +349,12 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       cache.evicted = pruned.removed.map(({ app: a, buildpack, layer, size }) => ({ app: a, buildpack, layer, size }));
       for (const r of pruned.removed) log.info(`cache: evicted ${r.app}/${r.buildpack}/${r.layer} (${r.why})`);
     }
+    steps.add('package', timings.package);
+    const stepTimings = steps.record();
     log.step(`Done: ${slug.path} (${slug.metadata.checksum})`);
+    log.info(`Timings: ${formatSteps(stepTimings, Math.round(performance.now() - buildStarted))}`);
     keep = Boolean(opts.keepBuildDir);
-    return { slug, detect: report, release: released, compile: compiled, timings, log: log.text(), cache, ...(keep ? { buildDir: appDir } : {}) };
+    return { slug, detect: report, release: released, compile: compiled, timings, steps: stepTimings, log: log.text(), cache, ...(keep ? { buildDir: appDir } : {}) };
   } catch (e) {
     if (controller.signal.aborted && !(e instanceof SlugcError && e.code === 'SLUGC_ABORTED')) {
       e = new SlugcError('SLUGC_ABORTED', `Couldn't finish the ${stage} stage: the build was interrupted.`, { hint: 'Nothing was kept: the build dir is removed and no layer was saved half-way.', cause: e });

@@ -57,6 +57,14 @@ export interface CompileContext extends BaseContext {
   runtimes: RuntimeInstaller;
   /** Aborted when the build is cancelled. */
   signal: AbortSignal;
+  /**
+   * Times a step of the build and adds it to the build's step timings
+   * (slug.json `timings.steps`, the `--json` result, the log's last line):
+   * `install`, `build` and `prune` are the standard names (the layer cache
+   * times `restore` and `save` itself, the package stage `package`); others
+   * are reported after them. Resolves or rejects as `f` does.
+   */
+  time<T>(step: string, f: () => Promise<T> | T): Promise<T>;
 }
 
 /** The context of `release`. */

@@ -10,6 +10,7 @@ import { ENV_NAME_PATTERN, safeName } from './names.js';
 import type { Logger } from './log.js';
 import type { RuntimeInstaller } from './runtimes/install.js';
 import type { LayerStore } from './cache/layers.js';
+import { StepTimer } from './timings.js';
 
 /** What {@link compile} needs. */
 export interface CompileInput {
@@ -41,6 +42,8 @@ export interface CompileInput {
   exec?: ExecFn;
   /** The app's config vars alone. */
   configVars?: Readonly<Record<string, string>>;
+  /** Where `ctx.time` adds the buildpacks' step timings (the build's own timer). */
+  steps?: StepTimer;
 }
 
 /** What the compile stage produced. */
@@ -64,6 +67,7 @@ export async function compile(input: CompileInput): Promise<CompileOutput> {
   const runtimes: RuntimeRecord[] = [];
   const exportedEnv: Record<string, string> = {};
   const timings: CompileOutput['timings'] = [];
+  const steps = input.steps ?? new StepTimer();
   for (const bp of input.buildpacks) {
     const started = performance.now();
     const env: Record<string, string> = { ...input.env, ...exportedEnv };
@@ -105,6 +109,7 @@ export async function compile(input: CompileInput): Promise<CompileOutput> {
       },
       runtimes: input.runtimes,
       cache: { layer: (name, key, options) => input.layers.open(bp.id, name, key, options) },
+      time: (step, f) => steps.time(step, f),
     };
     input.log.event({ type: 'stage', stage: `compile:${bp.id}`, status: 'start' });
     try {

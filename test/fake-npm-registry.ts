@@ -18,7 +18,9 @@ case "$1" in
     if [ "$2" = build ] && [ -n "$FAIL_BUILD" ]; then
       i=1; while [ $i -le 50 ]; do echo "build step $i"; i=$((i+1)); done
       echo "Error: build exploded" >&2; exit 7
-    fi ;;
+    fi
+    # A build step that rewrites an installed file in place (as some postinstall-like build steps do).
+    if [ "$2" = build ] && [ -n "$WRITE_DEP" ]; then echo "// patched by the build" >> node_modules/dep/index.js; fi ;;
 esac
 `;
 

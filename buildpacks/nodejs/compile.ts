@@ -109,46 +109,62 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
   });
 
   const scripts = pkg.scripts ?? {};
-  if (scripts['heroku-prebuild']) await runScript(ctx, 'heroku-prebuild');
+  if (scripts['heroku-prebuild']) await ctx.time('build', () => runScript(ctx, 'heroku-prebuild'));
+
+  const buildScript = scripts['heroku-postbuild'] ? 'heroku-postbuild' : scripts.build ? 'build' : null;
+  const production = (ctx.env.NODE_ENV ?? 'production') === 'production';
+  const prune = production && !ctx.env.NPM_CONFIG_PRODUCTION && !ctx.env.npm_config_production;
+  // The layer holds what the slug ships when nothing runs between the install and the
+  // pruning: then a rebuild restores the pruned tree and neither installs nor prunes.
+  // A build script needs the devDependencies, so then the layer holds the whole install.
+  const cachePruned = lockfile !== null && prune && buildScript === null;
 
   ctx.log.step('Installing dependencies');
   const deps = dependencyLayer(ctx, {
     name: 'node_modules',
     path: 'node_modules',
     lockfiles: [lockfile ?? 'package-lock.json'],
-    key: { node: node.runtime.artifact.version, npm: npmVersion, prebuild: scripts['heroku-prebuild'] ?? null },
+    key: { node: node.runtime.artifact.version, npm: npmVersion, prebuild: scripts['heroku-prebuild'] ?? null, contents: cachePruned ? 'production' : 'all' },
     optOut: 'NODE_MODULES_CACHE',
+    // Installed trees are only read afterwards: hard links both ways, checked before each restore.
+    restore: 'link',
   });
-  if (lockfile && deps.hit) {
-    ctx.log.info(`${lockfile} unchanged: node_modules restored from the cache, npm ci skipped`);
+  const restored = lockfile !== null && deps.hit;
+  if (restored) {
+    ctx.log.info(`${lockfile} unchanged: node_modules restored from the cache${cachePruned ? ' (production dependencies, already pruned)' : ''}, npm ci skipped`);
   } else if (lockfile) {
     ctx.log.info(`Running npm ci (${lockfile} found)`);
-    await ctx.exec('npm', ['ci', '--include=dev', '--no-audit', '--no-fund'], { hint: 'If package-lock.json is out of sync with package.json, run `npm install` locally and commit the lockfile.' });
-    await deps.save(); // before the build script and pruning change it
+    await ctx.time('install', () =>
+      ctx.exec('npm', ['ci', '--include=dev', '--no-audit', '--no-fund'], { hint: 'If package-lock.json is out of sync with package.json, run `npm install` locally and commit the lockfile.' }),
+    );
+    if (!cachePruned) await deps.save(); // before the build script and pruning change it
   } else {
     ctx.log.info('Running npm install (no package-lock.json; commit one for repeatable builds)');
-    await ctx.exec('npm', ['install', '--include=dev', '--no-audit', '--no-fund']);
+    await ctx.time('install', () => ctx.exec('npm', ['install', '--include=dev', '--no-audit', '--no-fund']));
     await deps.save();
   }
 
-  const buildScript = scripts['heroku-postbuild'] ? 'heroku-postbuild' : scripts.build ? 'build' : null;
   if (buildScript) {
     ctx.log.step('Building');
-    await runScript(ctx, buildScript);
+    await ctx.time('build', () => runScript(ctx, buildScript));
   }
 
-  const production = (ctx.env.NODE_ENV ?? 'production') === 'production';
-  if (production && !ctx.env.NPM_CONFIG_PRODUCTION && !ctx.env.npm_config_production) {
+  if (prune && restored && cachePruned) {
+    ctx.log.step('Pruning devDependencies: already pruned in the cached node_modules');
+  } else if (prune) {
     ctx.log.step('Pruning devDependencies');
-    // From the lockfile, without npm: the same result as `npm prune --omit=dev`,
-    // and a restored node_modules needs no package manager at all.
-    const pruned = lockfile ? pruneDevDependencies(ctx.appDir) : null;
-    if (pruned) ctx.log.info(`Removed ${pruned.packages.length} devDependenc${pruned.packages.length === 1 ? 'y' : 'ies'}`);
-    else await ctx.exec('npm', ['prune', '--omit=dev', '--no-audit', '--no-fund']);
+    await ctx.time('prune', async () => {
+      // From the lockfile, without npm: the same result as `npm prune --omit=dev`,
+      // and a restored node_modules needs no package manager at all.
+      const pruned = lockfile ? pruneDevDependencies(ctx.appDir) : null;
+      if (pruned) ctx.log.info(`Removed ${pruned.packages.length} devDependenc${pruned.packages.length === 1 ? 'y' : 'ies'}`);
+      else await ctx.exec('npm', ['prune', '--omit=dev', '--no-audit', '--no-fund']);
+    });
+    if (cachePruned && !restored) await deps.save(); // what the slug ships
   } else {
     ctx.log.step('Skipping pruning (NODE_ENV is not production, or NPM_CONFIG_PRODUCTION is set)');
   }
-  if (scripts['heroku-cleanup']) await runScript(ctx, 'heroku-cleanup');
+  if (scripts['heroku-cleanup']) await ctx.time('build', () => runScript(ctx, 'heroku-cleanup'));
 }
 
 /** The npm lockfile's name, or null; refuses lockfiles of package managers not yet supported, and more than one. */

@@ -9,7 +9,7 @@ import { copyTree, treeManifest, treeSize } from '../fs/tree.js';
 import { SAFE_NAME_PATTERN, safeName } from '../names.js';
 
 /** Why a layer is what it is: restored from the cache, or empty and why. */
-export type LayerState = 'restored' | 'new' | 'key-changed' | 'metadata-unreadable' | 'incomplete' | 'disabled';
+export type LayerState = 'restored' | 'new' | 'key-changed' | 'metadata-unreadable' | 'incomplete' | 'modified' | 'disabled';
 
 /** A plain object of what a layer's contents depend on (stack, versions, lockfile sha256...). */
 export type LayerKey = Record<string, string | number | boolean | null>;
@@ -30,6 +30,19 @@ export interface LayerOptions {
    * adds to the layer is not cached: add it again on every build.
    */
   linkFrom?: string;
+  /**
+   * How the contents go between the cache and the build: `copy` (default)
+   * gives the build its own files; `link` makes them hard links to the
+   * cached copy both ways (restore and save cost one link per file, no
+   * data is copied). A build that rewrites a linked file in place changes
+   * the cached copy too, so a stat manifest (path, size, mtime, mode, inode
+   * of every entry) is recorded when the layer is saved and checked before
+   * each restore: a layer changed since it was saved is dropped and rebuilt
+   * (`modified`), never restored. Use it for trees that are only read after
+   * they are installed, such as `node_modules`; across filesystems the
+   * files are copied.
+   */
+  restore?: 'copy' | 'link';
 }
 
 /** A layer handed to a buildpack. */
@@ -73,6 +86,8 @@ export interface LayerMetadata {
   lastUsed: string;
   /** True when the contents are linked from a shared dir on each build and only the key is kept. */
   linked?: boolean;
+  /** For layers restored by hard link: sha256 of the stat manifest of the stored contents when saved. */
+  manifest?: string;
 }
 
 /** The file inside a layer dir that ties it to its metadata. */
@@ -117,6 +132,8 @@ export interface LayerStoreOptions {
   log: Logger;
   /** Layers are neither read nor written (`--no-cache`). */
   disabled?: boolean;
+  /** Receives the milliseconds spent restoring and saving layers (`restore`, `save`). */
+  steps?: { add(step: string, ms: number): void };
 }
 
 /** The layers of one build: opens, restores and saves them. */
@@ -152,11 +169,11 @@ export class LayerStore {
     const metaFile = `${stored}.json`;
     let state: LayerState;
     let reason: string;
+    let meta: LayerMetadata | null = null;
     if (this.opts.disabled) {
       state = 'disabled';
       reason = 'cache disabled (--no-cache)';
     } else {
-      let meta: LayerMetadata | null = null;
       let unreadable = false;
       try {
         meta = readLayerMetadata(metaFile);
@@ -176,21 +193,30 @@ export class LayerStore {
       } else if (JSON.stringify(sortKeys(meta.key)) !== JSON.stringify(sortKeys(key))) {
         state = 'key-changed';
         reason = `key changed: ${describeKeyChange(meta.key, key)}`;
+      } else if (meta.manifest !== undefined && statManifestHash(stored) !== meta.manifest) {
+        // Written through a hard link by an earlier build (or edited in the cache): never restored.
+        state = 'modified';
+        reason = 'modified: the cached copy changed after it was saved (a file rewritten in place through a hard link); rebuilding it';
+        fs.rmSync(metaFile, { force: true });
       } else {
         state = 'restored';
         reason = 'restored';
       }
     }
+    const started = performance.now();
+    // Only a layer saved with a manifest is linked: without one a write through a link would go unnoticed.
+    const linkRestore = options.restore === 'link' && meta?.manifest !== undefined;
     fs.rmSync(dir, { recursive: true, force: true });
     if (options.linkFrom !== undefined) {
       copyTree(options.linkFrom, dir, 'hardlink');
       if (state === 'restored') touch(metaFile);
     } else if (state === 'restored') {
-      copyTree(stored, dir, 'copy', (n) => n === ID_FILE);
+      copyTree(stored, dir, linkRestore ? 'hardlink' : 'copy', (n) => n === ID_FILE);
       touch(metaFile);
     } else {
       fs.mkdirSync(dir, { recursive: true });
     }
+    this.opts.steps?.add('restore', performance.now() - started);
     const hit = state === 'restored';
     this.opts.log.info(`cache ${hit ? 'hit' : 'miss'}: ${name} ${hit ? 'restored' : `(${reason})`}`);
     const self = this;
@@ -200,8 +226,10 @@ export class LayerStore {
       layer: undefined as unknown as Layer,
       doSave() {
         if (self.opts.disabled) return;
+        const t = performance.now();
         if (options.linkFrom !== undefined) self.saveLinkedLayer(bp, name, key, dir, launch);
-        else self.saveLayer(bp, name, key, dir, launch);
+        else self.saveLayer(bp, name, key, dir, launch, options.restore === 'link');
+        self.opts.steps?.add('save', performance.now() - t);
         entry.saved = true;
       },
     };
@@ -244,7 +272,7 @@ export class LayerStore {
     this.opts.log.info(`cache: saved ${name} (key only: linked from the runtime store)`);
   }
 
-  private saveLayer(bp: string, name: string, key: LayerKey, dir: string, launch: boolean): void {
+  private saveLayer(bp: string, name: string, key: LayerKey, dir: string, launch: boolean, link: boolean): void {
     const bpDir = this.bpDir(bp);
     fs.mkdirSync(bpDir, { recursive: true });
     const stored = path.join(bpDir, name);
@@ -252,11 +280,13 @@ export class LayerStore {
     const nonce = crypto.randomBytes(8).toString('hex');
     const tmp = `${stored}.tmp-${process.pid}-${nonce}`;
     try {
-      const files = copyTree(dir, tmp, 'copy', (n) => n === ID_FILE);
+      const files = copyTree(dir, tmp, link ? 'hardlink' : 'copy', (n) => n === ID_FILE);
       const size = treeSize(tmp);
       fs.writeFileSync(path.join(tmp, ID_FILE), nonce);
       const now = new Date().toISOString();
       const meta: LayerMetadata = { format: 1, buildpack: bp, layer: name, key, id: nonce, launch, size, files, createdAt: now, lastUsed: now };
+      // Linked contents are shared with the build: remember their stat manifest to notice a write through a link.
+      if (link) meta.manifest = statManifestHash(tmp);
       // Order matters for crash safety: the old metadata goes first, so at every
       // instant either no metadata exists or it names the contents beside it.
       fs.rmSync(metaFile, { force: true });
@@ -265,11 +295,39 @@ export class LayerStore {
       fs.renameSync(tmp, stored);
       writeFileAtomic(metaFile, JSON.stringify(meta, null, 2) + '\n');
       fs.rmSync(old, { recursive: true, force: true });
-      this.opts.log.info(`cache: saved ${name} (${files} files)`);
+      this.opts.log.info(`cache: saved ${name} (${files} files${link ? ', hard links' : ''})`);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * sha256 of a tree's stat manifest: every entry's relative path, type, mode,
+ * size, mtime and inode (link targets for symlinks), the layer id file
+ * aside. A file rewritten in place through a hard link changes its size or
+ * mtime; a chmod changes its mode; a file replaced in the cache changes its
+ * inode. Renaming the tree changes none of it.
+ */
+export function statManifestHash(dir: string): string {
+  const h = crypto.createHash('sha256');
+  h.update('slugc-layer-manifest-1\n');
+  const walk = (abs: string, rel: string) => {
+    const names = fs.readdirSync(abs).sort();
+    for (const n of names) {
+      if (!rel && n === ID_FILE) continue;
+      const p = path.join(abs, n);
+      const r = rel ? `${rel}/${n}` : n;
+      const st = fs.lstatSync(p);
+      if (st.isSymbolicLink()) h.update(`l ${r}\0${fs.readlinkSync(p)}\n`);
+      else if (st.isDirectory()) {
+        h.update(`d ${r}\0${st.mode & 0o7777}\n`);
+        walk(p, r);
+      } else h.update(`f ${r}\0${st.mode & 0o7777} ${st.size} ${st.mtimeMs} ${st.ino}\n`);
+    }
+  };
+  walk(dir, '');
+  return h.digest('hex');
 }
 
 function sameId(stored: string, id: string): boolean {

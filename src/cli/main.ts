@@ -129,7 +129,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       });
       if (json) {
         io.stdout.write(
-          JSON.stringify({ ok: true, slug: result.slug.path, metadata_path: result.slug.metadataPath, metadata: result.slug.metadata, detect: result.detect, timings: result.timings, cache: result.cache }, null, 2) + '\n',
+          JSON.stringify({ ok: true, slug: result.slug.path, metadata_path: result.slug.metadataPath, metadata: result.slug.metadata, detect: result.detect, timings: { ...result.timings, steps: result.steps }, cache: result.cache }, null, 2) + '\n',
         );
       }
     });

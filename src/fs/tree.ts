@@ -24,14 +24,12 @@ export function copyTree(from: string, to: string, method: 'hardlink' | 'copy' =
         walk(s, d);
         fs.chmodSync(d, fs.lstatSync(s).mode & 0o7777);
       } else if (e.isSymbolicLink()) {
-        fs.rmSync(d, { force: true });
-        fs.symlinkSync(fs.readlinkSync(s), d);
+        replacing(d, () => fs.symlinkSync(fs.readlinkSync(s), d));
       } else if (e.isFile()) {
         files++;
         if (linkOk) {
           try {
-            fs.rmSync(d, { force: true });
-            fs.linkSync(s, d);
+            replacing(d, () => fs.linkSync(s, d));
             continue;
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
@@ -45,6 +43,17 @@ export function copyTree(from: string, to: string, method: 'hardlink' | 'copy' =
   };
   walk(from, to);
   return files;
+}
+
+/** Runs `create`; when its target exists, removes it and runs `create` again (one syscall per entry in the usual, empty target). */
+function replacing(target: string, create: () => void): void {
+  try {
+    create();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    fs.rmSync(target, { recursive: true, force: true });
+    create();
+  }
 }
 
 /** Bytes used by the files of a tree (symlinks and dirs not counted). */

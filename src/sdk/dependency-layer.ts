@@ -19,6 +19,12 @@ export interface DependencyLayerOptions {
   key?: LayerKey;
   /** An env var that turns the cache off when `false`, as Heroku's `NODE_MODULES_CACHE=false`. */
   optOut?: string;
+  /**
+   * `link` restores and saves the layer as hard links to the cached copy
+   * (no data copied; a layer changed through a link is noticed and rebuilt,
+   * see `LayerOptions.restore`). For trees only read once installed.
+   */
+  restore?: 'copy' | 'link';
 }
 
 /** A dependency layer, or the plain dir when the cache is turned off. */
@@ -65,6 +71,6 @@ export function dependencyLayer(ctx: CompileContext, options: DependencyLayerOpt
     fs.mkdirSync(dir, { recursive: true });
     return { dir, hit: false, layer: null, lockfiles, save: async () => {} };
   }
-  const layer = ctx.cache.layer(options.name, key, options.path !== undefined ? { path: options.path } : {});
+  const layer = ctx.cache.layer(options.name, key, { ...(options.path !== undefined ? { path: options.path } : {}), ...(options.restore ? { restore: options.restore } : {}) });
   return { dir: layer.dir, hit: layer.hit, layer, lockfiles, save: () => layer.save() };
 }

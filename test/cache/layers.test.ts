@@ -148,6 +148,81 @@ describe('the layer store', () => {
   });
 });
 
+describe('layers restored by hard link', () => {
+  /** Saves a linked layer `deps` (two files, a link) and returns the root. */
+  async function savedLinked(root: string) {
+    const { s } = store(root);
+    const l = s.open('slugc/nodejs', 'deps', key, { path: 'node_modules', restore: 'link' });
+    fs.mkdirSync(path.join(l.dir, 'pkg'), { recursive: true });
+    fs.writeFileSync(path.join(l.dir, 'pkg', 'index.js'), 'module.exports = 1;\n');
+    fs.writeFileSync(path.join(l.dir, 'run'), '#!/bin/sh\n', { mode: 0o755 });
+    fs.symlinkSync('pkg/index.js', path.join(l.dir, 'link'));
+    // As npm unpacks them: a fixed old mtime (1985), so a later write always moves it.
+    for (const f of ['pkg/index.js', 'run']) fs.utimesSync(path.join(l.dir, f), 499162500, 499162500);
+    await l.save();
+    return l;
+  }
+
+  it('saves and restores by link: the build\'s files are the cached files, no data copied', async () => {
+    const root = tempDir();
+    const first = await savedLinked(root);
+    const cached = path.join(bpDir(root), 'deps', 'pkg', 'index.js');
+    expect(fs.statSync(cached).ino).toBe(fs.statSync(path.join(first.dir, 'pkg', 'index.js')).ino);
+    const { s } = store(root);
+    const l = s.open('slugc/nodejs', 'deps', key, { path: 'node_modules', restore: 'link' });
+    expect(l).toMatchObject({ hit: true, state: 'restored' });
+    expect(fs.statSync(path.join(l.dir, 'pkg', 'index.js')).ino).toBe(fs.statSync(cached).ino);
+    expect(fs.readlinkSync(path.join(l.dir, 'link'))).toBe('pkg/index.js');
+    expect(fs.statSync(path.join(l.dir, 'run')).mode & 0o777).toBe(0o755);
+  });
+
+  it.each([
+    ['rewritten in place', (f: string) => fs.writeFileSync(f, 'module.exports = 2;\n')],
+    ['appended to', (f: string) => fs.appendFileSync(f, '// more\n')],
+    ['truncated', (f: string) => fs.truncateSync(f, 3)],
+    ['chmod-ed', (f: string) => fs.chmodSync(f, 0o600)],
+  ])('notices a file %s through a link by an earlier build and rebuilds the layer instead of restoring it', async (_what, change) => {
+    const root = tempDir();
+    await savedLinked(root);
+    // A build restores the layer and then writes into one of its files in place.
+    const b1 = store(root).s.open('slugc/nodejs', 'deps', key, { path: 'node_modules', restore: 'link' });
+    expect(b1.hit).toBe(true);
+    change(path.join(b1.dir, 'pkg', 'index.js'));
+    // The next build does not restore what that build changed.
+    const { s, log } = store(root);
+    const b2 = s.open('slugc/nodejs', 'deps', key, { path: 'node_modules', restore: 'link' });
+    expect(b2).toMatchObject({ hit: false, state: 'modified' });
+    expect(fs.readdirSync(b2.dir)).toEqual([]);
+    expect(log.text()).toMatch(/cache miss: deps \(modified: the cached copy changed after it was saved/);
+    // Rebuilt and saved again, it is restored by the build after.
+    fs.writeFileSync(path.join(b2.dir, 'fresh.js'), 'ok\n');
+    await b2.save();
+    const b3 = store(root).s.open('slugc/nodejs', 'deps', key, { path: 'node_modules', restore: 'link' });
+    expect(b3).toMatchObject({ hit: true, state: 'restored' });
+    expect(fs.readdirSync(b3.dir)).toEqual(['fresh.js']);
+  });
+
+  it('leaves the cached copy alone when a build deletes, renames or adds files', async () => {
+    const root = tempDir();
+    await savedLinked(root);
+    const b1 = store(root).s.open('slugc/nodejs', 'deps', key, { path: 'node_modules', restore: 'link' });
+    fs.rmSync(path.join(b1.dir, 'pkg'), { recursive: true });
+    fs.renameSync(path.join(b1.dir, 'run'), path.join(b1.dir, 'run2'));
+    fs.writeFileSync(path.join(b1.dir, 'new.js'), 'x');
+    const b2 = store(root).s.open('slugc/nodejs', 'deps', key, { path: 'node_modules', restore: 'link' });
+    expect(b2).toMatchObject({ hit: true, state: 'restored' });
+    expect(fs.readdirSync(b2.dir).sort()).toEqual(['link', 'pkg', 'run']);
+  });
+
+  it('copies a layer saved without a manifest (by an older slugc) instead of linking it', async () => {
+    const root = tempDir();
+    await saved(root);
+    const l = store(root).s.open('slugc/nodejs', 'deps', key, { path: 'node_modules', restore: 'link' });
+    expect(l.hit).toBe(true);
+    expect(fs.statSync(path.join(l.dir, 'pkg', 'index.js')).ino).not.toBe(fs.statSync(path.join(bpDir(root), 'deps', 'pkg', 'index.js')).ino);
+  });
+});
+
 describe('eviction', () => {
   it('removes the least recently used layers until the cap is met, leaving locked apps alone', async () => {
     const root = tempDir();

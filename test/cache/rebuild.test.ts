@@ -7,7 +7,7 @@ import { listCache } from '../../src/cache/manage.js';
 import { build, type BuildOptions } from '../../src/index.js';
 import { FAKE_REGISTRY, fakeRegistry } from '../fake-npm-registry.js';
 import { cliBin } from '../support/cli.js';
-import { cleanup, sha256File, tempDir, testApp } from 'slugc/testing';
+import { cleanup, sha256File, tempDir, testApp, unpackSlugToTemp } from 'slugc/testing';
 
 afterEach(cleanup);
 
@@ -60,6 +60,47 @@ describe('rebuilds on the layer cache', () => {
     expect(sha256File(warm.slug.path)).toBe(sha256File(cold.slug.path));
   });
 
+  it('caches the pruned node_modules of an app without a build script: a rebuild neither installs nor prunes', async () => {
+    const src = testApp({ 'package.json': JSON.stringify({ name: 'app', engines: { node: '22.x' } }), 'package-lock.json': lock() }).dir;
+    const b = builder(src);
+    const cold = await b.run();
+    expect(npmRuns(cold.log)).toEqual(['fake-npm ci --include=dev --no-audit --no-fund']);
+    expect(cold.log).toMatch(/Removed 0 devDependencies|Removed \d+ devDependenc/);
+    const warm = await b.run();
+    expect(npmRuns(warm.log)).toEqual([]);
+    expect(warm.log).toMatch(/node_modules restored from the cache \(production dependencies, already pruned\), npm ci skipped/);
+    expect(warm.log).toMatch(/already pruned in the cached node_modules/);
+    expect(warm.cache.layers.find((l) => l.layer === 'node_modules')).toMatchObject({ hit: true, state: 'restored' });
+    expect(sha256File(warm.slug.path)).toBe(sha256File(cold.slug.path));
+    // Per-step timings: in the result, in slug.json, and on the log's last line.
+    const steps = ['restore', 'install', 'build', 'prune', 'package', 'save'];
+    expect(Object.keys(warm.steps).slice(0, 6)).toEqual(steps);
+    expect(Object.keys(warm.slug.metadata.timings.steps as object).slice(0, 6)).toEqual(steps);
+    expect(cold.steps.install).toBeGreaterThan(0);
+    expect(warm.steps.install).toBe(0);
+    expect(warm.steps.package).toBeGreaterThan(0);
+    expect(warm.log.trimEnd().split('\n').at(-1)).toMatch(/^ +Timings: restore \d+\.\d\ds, install 0\.00s, build 0\.00s, prune 0\.00s, package \d+\.\d\ds, save \d+\.\d\ds \(total \d+\.\d\ds\)$/);
+  });
+
+  it('notices a build that rewrote a cached file in place through a link, and reinstalls instead of restoring it', async () => {
+    const src = app();
+    const b = builder(src);
+    const cold = await b.run({ env: { npm_config_registry: FAKE_REGISTRY, WRITE_DEP: '1' } });
+    const unpackedDep = async (slug: string) => fs.readFileSync(path.join(await unpackSlugToTemp(slug), 'node_modules', 'dep', 'index.js'), 'utf8');
+    expect(await unpackedDep(cold.slug.path)).toBe('module.exports = 1\n// patched by the build\n');
+    // The build appended to node_modules/dep/index.js, a hard link to the cached copy: the cache noticed.
+    const next = await b.run({ env: { npm_config_registry: FAKE_REGISTRY, WRITE_DEP: '1' } });
+    expect(next.cache.layers.find((l) => l.layer === 'node_modules')).toMatchObject({ hit: false, state: 'modified' });
+    expect(npmRuns(next.log)).toEqual(['fake-npm ci --include=dev --no-audit --no-fund']);
+    expect(await unpackedDep(next.slug.path)).toBe('module.exports = 1\n// patched by the build\n');
+    expect(sha256File(next.slug.path)).toBe(sha256File(cold.slug.path));
+    // A build that leaves the installed files alone is restored by the one after.
+    await b.run();
+    const quiet = await b.run();
+    expect(quiet.cache.layers.find((l) => l.layer === 'node_modules')).toMatchObject({ hit: true, state: 'restored' });
+    expect(await unpackedDep(quiet.slug.path)).toBe('module.exports = 1\n');
+  });
+
   it('reinstalls when the lockfile changes, and says which key changed', async () => {
     const src = app();
     const b = builder(src);
@@ -75,7 +116,7 @@ describe('rebuilds on the layer cache', () => {
     const src = app();
     const b = builder(src);
     await b.run();
-    fs.writeFileSync(path.join(src, 'package.json'), JSON.stringify({ name: 'app', engines: { node: '20.x' } }));
+    fs.writeFileSync(path.join(src, 'package.json'), JSON.stringify({ name: 'app', engines: { node: '20.x' }, scripts: { build: 'echo b' } }));
     const r = await b.run();
     expect(r.cache.layers.map((l) => [l.layer, l.reason])).toEqual([
       ['runtime', expect.stringMatching(/^key changed: checksum sha512-.*, version 22\.1\.0 -> 20\.19\.5$/)],
