@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { StepTimer, formatSteps } from './timings.js';
+import { boundTrash, moveToTrash } from './fs/trash.js';
 import { z } from 'zod';
 import { prepareBuildDir } from './build-dir.js';
 import { isBuildpack, type Buildpack } from './buildpack.js';
@@ -224,15 +225,19 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
 
   checkOutput(output, sourceDir);
   const buildStarted = performance.now();
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-'));
-  const cacheRoot = noCache ? path.join(work, 'cache') : path.resolve(opts.cacheDir ?? defaultCacheDir(hostEnv));
+  // With the cache, the build dir lives in the app's cache dir, made once the app's lock is
+  // held: on the cache's filesystem (runtimes and layers are hard links, never copies), and
+  // whatever a killed build left there is known to be stale. Without it (or to keep the
+  // build dir for the caller), a fresh temp dir.
+  const scratch = noCache || opts.keepBuildDir ? fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-')) : undefined;
+  const cacheRoot = noCache ? path.join(scratch!, 'cache') : path.resolve(opts.cacheDir ?? defaultCacheDir(hostEnv));
   const app = appNamespace(sourceDir, opts.app ?? config.SLUGC_APP ?? hostEnv.SLUGC_APP);
   const appCacheDir = path.join(cacheRoot, 'apps', app);
   const maxSetting = config.SLUGC_CACHE_MAX_SIZE ?? hostEnv.SLUGC_CACHE_MAX_SIZE;
   const cacheMaxBytes = opts.cacheMaxBytes ?? (maxSetting ? parseSize(maxSetting) : null) ?? DEFAULT_CACHE_MAX_BYTES;
-  const appDir = path.join(work, 'app');
-  const tmpDir = path.join(work, 'tmp');
-  fs.mkdirSync(tmpDir);
+  let work = scratch ?? '';
+  let appDir = '';
+  let tmpDir = '';
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -256,6 +261,10 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   let lock: Lock | undefined;
   try {
     if (!noCache) lock = await acquireLock(appCacheDir, { log, signal: controller.signal });
+    work ||= openWorkDir(appCacheDir);
+    appDir = path.join(work, 'app');
+    tmpDir = path.join(work, 'tmp');
+    fs.mkdirSync(tmpDir);
     const layers = new LayerStore({ root: appCacheDir, appDir, workDir: work, log, disabled: noCache, steps });
     const commit = sourceCommit(sourceDir, { SOURCE_VERSION: config.SOURCE_VERSION ?? hostEnv.SOURCE_VERSION });
     await timed('prepare', () => {
@@ -371,10 +380,26 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     lock?.release();
     // Never let cleanup replace the real error: a process the build could not stop may still
     // be writing here (ENOTEMPTY); retry briefly, then say so and leave it.
-    if (keep) {
+    if (!work) {
+      /* stopped before the build dir was made */
+    } else if (keep) {
       for (const entry of fs.readdirSync(work)) if (entry !== 'app') removeBestEffort(path.join(work, entry), log);
-    } else removeBestEffort(work, log);
+    } else if (scratch || !moveToTrash(work, path.join(appCacheDir, 'trash'))) removeBestEffort(work, log);
   }
+}
+
+/**
+ * Makes the build dir under `<app cache>/work/`, the app's lock held: any
+ * build dir already there was left by a build that was killed, and goes to
+ * the trash with whatever an earlier build left there (bounded).
+ */
+function openWorkDir(appCacheDir: string): string {
+  const parent = path.join(appCacheDir, 'work');
+  const trash = path.join(appCacheDir, 'trash');
+  fs.mkdirSync(parent, { recursive: true });
+  for (const stale of fs.readdirSync(parent)) if (!moveToTrash(path.join(parent, stale), trash)) fs.rmSync(path.join(parent, stale), { recursive: true, force: true });
+  boundTrash(trash);
+  return fs.mkdtempSync(path.join(parent, 'build-'));
 }
 
 function parseSourceDateEpoch(v: string | undefined): number | undefined {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import type { Buildpack, ReleaseInfo } from './buildpack.js';
 import { copyTree } from './fs/tree.js';
@@ -157,6 +157,8 @@ function tooMuchOutput(step: 'detect' | 'release', id: string): SlugcError {
  */
 export function parseReleaseYaml(text: string, id = 'the buildpack', scrub: (text: string) => string = (t) => t): ReleaseInfo {
   if (!text.trim()) return {};
+  // yaml is loaded when a classic buildpack's release is first read: start-up time counts.
+  const { parseDocument } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   const doc = parseDocument(text);
   if (doc.errors.length) {
     const e = doc.errors[0]!;

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import * as tar from 'tar';
+import { createRequire } from 'node:module';
 import { SlugcError } from './errors.js';
 import { metadataPathFor, type SlugMetadata } from './package.js';
 
@@ -50,6 +50,8 @@ export function inspectSlug(file: string, top = 10): SlugReport {
   let entries = 0;
   let bytes = 0;
   try {
+    // Loaded when a slug is first inspected: start-up time counts for every command.
+    const tar = createRequire(import.meta.url)('tar') as typeof import('tar');
     tar.t({
       file,
       sync: true,

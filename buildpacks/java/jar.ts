@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SlugcError, resolveAppFile } from 'slugc/sdk';
-import yauzl from 'yauzl';
+import type { Entry, ZipFile } from 'yauzl';
 
 /** The main attributes of a JAR's `META-INF/MANIFEST.MF`. */
 export type JarManifest = Record<string, string>;
@@ -62,14 +62,15 @@ function invalidJar(rel: string, why: string, cause?: unknown): SlugcError {
  * whose manifest cannot be inflated, is a `SLUGC_JAVA_JAR_INVALID`.
  */
 export async function readJarManifest(file: string, rel = path.basename(file)): Promise<JarManifest | null> {
-  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+  const yauzl = (await import('yauzl')).default; // loaded when first needed: start-up time counts
+  const zip = await new Promise<ZipFile>((resolve, reject) =>
     yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, z) => (err || !z ? reject(invalidJar(rel, err?.message ?? 'not a zip file', err)) : resolve(z))),
   );
   try {
     return await new Promise<JarManifest | null>((resolve, reject) => {
       zip.on('error', (e: Error) => reject(invalidJar(rel, e.message, e)));
       zip.on('end', () => resolve(null));
-      zip.on('entry', (entry: yauzl.Entry) => {
+      zip.on('entry', (entry: Entry) => {
         if (entry.fileName.toUpperCase() !== 'META-INF/MANIFEST.MF') return zip.readEntry();
         if (entry.uncompressedSize > MANIFEST_MAX_BYTES) return reject(invalidJar(rel, `its manifest is ${entry.uncompressedSize} bytes`));
         zip.openReadStream(entry, (err, stream) => {

@@ -4,7 +4,7 @@
  * decoded here (not by yauzl) so that an unsafe name is reported as such by
  * the writer rather than as a generic yauzl error.
  */
-import yauzl from 'yauzl';
+import type { Entry, ZipFile } from 'yauzl';
 import type { SafeWriter } from './safe-writer.js';
 
 const S_IFMT = 0o170000;
@@ -27,6 +27,8 @@ export class ZipFormatError extends Error {
 
 /** Extracts every entry of the zip at `file` through `writer`. */
 export async function extractZip(file: string, writer: SafeWriter): Promise<void> {
+  // Loaded when first needed: most builds never open a zip, and start-up time counts.
+  const yauzl = (await import('yauzl')).default;
   const zip = await yauzl.openPromise(file, { lazyEntries: true, validateEntrySizes: true, decodeStrings: false, autoClose: true });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -40,8 +42,8 @@ export async function extractZip(file: string, writer: SafeWriter): Promise<void
       zip.on('end', () => {
         if (!failed) resolve();
       });
-      zip.on('entry', (entry: yauzl.Entry) => {
-        extractEntry(zip, entry, writer).then(() => {
+      zip.on('entry', (entry: Entry) => {
+        extractEntry(yauzl.getFileNameLowLevel, zip, entry, writer).then(() => {
           if (!failed) zip.readEntry();
         }, fail);
       });
@@ -52,9 +54,9 @@ export async function extractZip(file: string, writer: SafeWriter): Promise<void
   }
 }
 
-async function extractEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, writer: SafeWriter): Promise<void> {
+async function extractEntry(fileName: typeof import('yauzl').getFileNameLowLevel, zip: ZipFile, entry: Entry, writer: SafeWriter): Promise<void> {
   // strictFileNames: keep backslashes, so the writer can refuse them.
-  const name = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, true);
+  const name = fileName(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, true);
   const host = entry.versionMadeBy >>> 8;
   const unixMode = UNIX_HOSTS.has(host) ? entry.externalFileAttributes >>> 16 : 0;
   const type = unixMode & S_IFMT;
@@ -87,7 +89,7 @@ async function extractEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, writer: Safe
   }
 }
 
-async function openData(zip: yauzl.ZipFile, entry: yauzl.Entry, name: string): Promise<NodeJS.ReadableStream> {
+async function openData(zip: ZipFile, entry: Entry, name: string): Promise<NodeJS.ReadableStream> {
   if (entry.isEncrypted()) throw new ZipFormatError(`the entry ${JSON.stringify(name)} is encrypted, which is not supported`);
   if (!entry.canDecodeFileData()) throw new ZipFormatError(`the entry ${JSON.stringify(name)} uses compression method ${entry.compressionMethod}; only stored and deflate are supported`);
   return zip.openReadStreamPromise(entry);

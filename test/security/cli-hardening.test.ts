@@ -42,6 +42,8 @@ describe('a closed output pipe (EPIPE)', () => {
     expect(r.stderr).not.toMatch(/EPIPE|at .*\.js:\d+|Unhandled/);
     expect(r.stderr).toMatch(/status=(141|0)/);
     expect(fs.readdirSync(tmp)).toEqual([]);
+    // The build dir (in the app's cache dir) went to the trash, which a background thread or the next build empties.
+    expect(fs.readdirSync(path.join(cache, 'apps', 'piped', 'work'))).toEqual([]);
     expect(fs.existsSync(path.join(cache, 'apps', 'piped.lock'))).toBe(false);
     expect(fs.readdirSync(out).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
@@ -76,6 +78,7 @@ describe('a closed terminal (SIGHUP)', () => {
     }
     expect(alive).toBe(false);
     expect(fs.readdirSync(tmp)).toEqual([]);
+    expect(fs.readdirSync(path.join(cache, 'apps', 'hup', 'work'))).toEqual([]);
     expect(fs.existsSync(path.join(cache, 'apps', 'hup.lock'))).toBe(false);
   });
 });
@@ -99,6 +102,9 @@ describe('a build killed with SIGKILL', () => {
       expect(second.stderr).toMatch(/Taking over a stale cache lock/);
       expect(second.stderr).toMatch(new RegExp(`Stopped \\d+ process(es)? the killed build left running \\([^)]*\\b${orphan}\\b`));
       expect(alive(orphan)).toBe(false);
+      // The killed build's dir was moved out of the way; the trash keeps at most a couple of entries.
+      expect(fs.readdirSync(path.join(cache, 'apps', 'killed', 'work'))).toEqual([]);
+      expect(fs.readdirSync(path.join(cache, 'apps', 'killed', 'trash')).length).toBeLessThanOrEqual(3);
     } finally {
       try {
         process.kill(orphan, 'SIGKILL');
