@@ -19,7 +19,7 @@ import type { ExecFn } from './exec.js';
 import { metadataPathFor, packageSlug, type PackageOutput, type SizeLimits } from './package.js';
 import { readProcfile, release, type ReleaseOutput } from './release.js';
 import { createRuntimeInstaller, hostPlatform } from './runtimes/install.js';
-import { validateMirror } from './net/mirror.js';
+import { metadataSettings, validateMirror } from './net/mirror.js';
 import { hostStack, sourceCommit } from './stack.js';
 import { buildpackIds, findBuildpack, planBuildpacks } from './buildpack-ref.js';
 import { LayerStore } from './cache/layers.js';
@@ -281,6 +281,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const mirrorSetting = opts.mirror ?? config.SLUGC_MIRROR ?? hostEnv.SLUGC_MIRROR;
     const mirror = mirrorSetting ? validateMirror(mirrorSetting) : undefined;
     const offline = opts.offline ?? ['1', 'true'].includes((config.SLUGC_OFFLINE ?? hostEnv.SLUGC_OFFLINE ?? '').toLowerCase());
+    const metadata = metadataSettings({ SLUGC_METADATA_TTL: config.SLUGC_METADATA_TTL ?? hostEnv.SLUGC_METADATA_TTL, SLUGC_METADATA_TIMEOUT_MS: config.SLUGC_METADATA_TIMEOUT_MS ?? hostEnv.SLUGC_METADATA_TIMEOUT_MS });
     let candidates: Buildpack[] = [];
     const report = await timed('detect', async () => {
       const plan = await planBuildpacks(appDir, opts.buildpacks, { cacheRoot, fetch: fetchFn, log, offline, ...(mirror ? { mirror } : {}), cwd: process.cwd(), builtins: opts.builtins ?? [] });
@@ -308,6 +309,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       offline,
       tmpDir,
       signal: controller.signal,
+      metadataTtlSeconds: metadata.ttlSeconds,
+      metadataTimeoutMs: metadata.timeoutMs,
       ...(mirror ? { mirror } : {}),
     });
     const compiled = await timed('compile', () =>

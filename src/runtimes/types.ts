@@ -51,6 +51,10 @@ export interface SourceContext {
   signal?: AbortSignal;
   /** Documents already fetched in this build, by URL (so each is fetched once per build). */
   memo?: Map<string, unknown>;
+  /** Seconds a cached registry document or inventory is used without asking (`SLUGC_METADATA_TTL`); default from the env, else 0. */
+  metadataTtlSeconds?: number;
+  /** Milliseconds to wait for a document before using the cached copy (`SLUGC_METADATA_TIMEOUT_MS`); default from the env, else 5000. */
+  metadataTimeoutMs?: number;
 }
 
 /** A place runtimes come from: lists candidates, installs one into a dir. */

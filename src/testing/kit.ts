@@ -14,7 +14,7 @@ import { appNamespace } from '../cache/manage.js';
 import { compile } from '../compile.js';
 import { detect, type DetectAnswer } from '../detect.js';
 import { defaultFetch } from '../net/download.js';
-import { validateMirror } from '../net/mirror.js';
+import { metadataSettings, validateMirror } from '../net/mirror.js';
 import { createRuntimeInstaller, hostPlatform } from '../runtimes/install.js';
 import { spawnDyno, unpackSlug } from '../dyno.js';
 import { SlugcError } from '../errors.js';
@@ -152,7 +152,8 @@ export async function runCompile(buildpack: Buildpack, options: RunCompileOption
   try {
     const layers = new LayerStore({ root: appCacheDir, appDir, workDir: work, log });
     const env = buildEnv({ appDir, stack, commit: null, config, hostEnv, log, buildId: lock.id });
-    const runtimes = createRuntimeInstaller({ cacheRoot, fetch: fetchFn, log, stack, ...hostPlatform(), offline: Boolean(options.offline), tmpDir, signal, ...(mirror ? { mirror } : {}) });
+    const metadata = metadataSettings({ SLUGC_METADATA_TTL: config.SLUGC_METADATA_TTL ?? hostEnv.SLUGC_METADATA_TTL, SLUGC_METADATA_TIMEOUT_MS: config.SLUGC_METADATA_TIMEOUT_MS ?? hostEnv.SLUGC_METADATA_TIMEOUT_MS });
+    const runtimes = createRuntimeInstaller({ cacheRoot, fetch: fetchFn, log, stack, ...hostPlatform(), offline: Boolean(options.offline), tmpDir, signal, metadataTtlSeconds: metadata.ttlSeconds, metadataTimeoutMs: metadata.timeoutMs, ...(mirror ? { mirror } : {}) });
     const out = await compile({ appDir, buildpacks: [buildpack], env, stack, cacheRoot, appCacheDir, layers, tmpDir, fetch: fetchFn, log, signal, runtimes, configVars: config, ...(options.exec ? { exec: options.exec } : {}) });
     return {
       appDir,
