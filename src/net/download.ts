@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
 import { ChecksumMismatchError, SlugcError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -178,14 +177,20 @@ async function downloadOnce(opts: DownloadOptions, final: string): Promise<numbe
 export function defaultFetch(env: NodeJS.ProcessEnv = process.env): typeof globalThis.fetch {
   const proxied = env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy;
   if (!proxied) return globalThis.fetch;
-  // From `env`, not process.env: a library caller's hostEnv decides.
-  const dispatcher = new EnvHttpProxyAgent({
-    ...(env.HTTP_PROXY || env.http_proxy ? { httpProxy: (env.HTTP_PROXY || env.http_proxy)! } : {}),
-    ...(env.HTTPS_PROXY || env.https_proxy ? { httpsProxy: (env.HTTPS_PROXY || env.https_proxy)! } : {}),
-    ...(env.NO_PROXY !== undefined || env.no_proxy !== undefined ? { noProxy: env.NO_PROXY ?? env.no_proxy ?? '' } : {}),
-  });
-  return ((input: Parameters<typeof globalThis.fetch>[0], init?: RequestInit) =>
-    undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as object), dispatcher } as Parameters<typeof undiciFetch>[1])) as unknown as typeof globalThis.fetch;
+  // From `env`, not process.env: a library caller's hostEnv decides. undici is loaded on the
+  // first request (start-up time counts for every command, and most runs need no proxy).
+  let proxied$: Promise<typeof globalThis.fetch> | undefined;
+  const load = async (): Promise<typeof globalThis.fetch> => {
+    const { EnvHttpProxyAgent, fetch: undiciFetch } = await import('undici');
+    const dispatcher = new EnvHttpProxyAgent({
+      ...(env.HTTP_PROXY || env.http_proxy ? { httpProxy: (env.HTTP_PROXY || env.http_proxy)! } : {}),
+      ...(env.HTTPS_PROXY || env.https_proxy ? { httpsProxy: (env.HTTPS_PROXY || env.https_proxy)! } : {}),
+      ...(env.NO_PROXY !== undefined || env.no_proxy !== undefined ? { noProxy: env.NO_PROXY ?? env.no_proxy ?? '' } : {}),
+    });
+    return ((input: Parameters<typeof globalThis.fetch>[0], init?: RequestInit) =>
+      undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as object), dispatcher } as Parameters<typeof undiciFetch>[1])) as unknown as typeof globalThis.fetch;
+  };
+  return (async (input: Parameters<typeof globalThis.fetch>[0], init?: RequestInit) => (await (proxied$ ??= load()))(input, init)) as typeof globalThis.fetch;
 }
 
 /** True when an offline build may still read `url`: a local file, or something on the mirror. */
