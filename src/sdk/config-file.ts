@@ -2,9 +2,10 @@ import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { SlugcError, type ErrorCode } from '../errors.js';
 import { readAppFile } from '../fs/app-file.js';
+import { createRequire } from 'node:module';
 
 /** The config formats {@link readConfigFile} reads. */
-export type ConfigFormat = 'json' | 'toml' | 'ini' | 'properties';
+export type ConfigFormat = 'json' | 'toml' | 'ini' | 'properties' | 'yaml';
 
 /** Where a config file is wrong: 1-based line and column. */
 export interface ConfigPosition {
@@ -179,6 +180,28 @@ export function parseProperties(text: string, file: string, options: ConfigFileO
 }
 
 /**
+ * Parses YAML (one document; `.yarnrc.yml`, `pnpm-workspace.yaml`,
+ * `pnpm-lock.yaml`); an error names the file, line and column and never
+ * quotes the file's text. Aliases are refused beyond a small expansion limit.
+ */
+export function parseYaml(text: string, file: string, options: ConfigFileOptions = {}): unknown {
+  // Loaded when first needed: start-up time counts for every command.
+  const { parseDocument } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const e = doc.errors[0];
+  if (e) {
+    const [line, column] = e.linePos?.[0] ? [e.linePos[0].line, e.linePos[0].col] : [undefined, undefined];
+    const reason = e.code === 'DUPLICATE_KEY' ? 'a key appears twice' : e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?.*$/, '');
+    throw new ConfigFileError(file, reason, line !== undefined ? { line, column: column! } : undefined, options);
+  }
+  try {
+    return doc.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (err) {
+    throw new ConfigFileError(file, err instanceof Error ? err.message : String(err), undefined, options);
+  }
+}
+
+/**
  * Reads and parses a config file of the app, or returns null when there is
  * none. The file is read with {@link readAppFile} (no links out of the app);
  * a syntax error is a {@link ConfigFileError} naming the file, line and
@@ -188,6 +211,7 @@ export function readConfigFile(appDir: string, file: string, format: 'json', opt
 export function readConfigFile(appDir: string, file: string, format: 'toml', options?: ConfigFileOptions): Record<string, unknown> | null;
 export function readConfigFile(appDir: string, file: string, format: 'ini', options?: ConfigFileOptions): IniData | null;
 export function readConfigFile(appDir: string, file: string, format: 'properties', options?: ConfigFileOptions): Record<string, string> | null;
+export function readConfigFile(appDir: string, file: string, format: 'yaml', options?: ConfigFileOptions): unknown;
 export function readConfigFile(appDir: string, file: string, format: ConfigFormat, options: ConfigFileOptions = {}): unknown {
   const text = readAppFile(appDir, file);
   if (text === null) return null;
@@ -200,5 +224,7 @@ export function readConfigFile(appDir: string, file: string, format: ConfigForma
       return parseIni(text, file, options);
     case 'properties':
       return parseProperties(text, file, options);
+    case 'yaml':
+      return parseYaml(text, file, options);
   }
 }

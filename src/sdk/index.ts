@@ -43,6 +43,7 @@ export {
   parseIni,
   parseJson,
   parseProperties,
+  parseYaml,
   parseTomlText,
   positionAt,
   readConfigFile,

@@ -1,0 +1,151 @@
+import path from 'node:path';
+import semver from 'semver';
+import { appFileExists, readConfigFile, type CompileContext } from 'slugc/sdk';
+import type { PackageManagerChoice } from './package-manager.js';
+import { pruneDevDependencies } from './prune.js';
+
+/** What the build does with a package manager: install, run scripts, prune. */
+export interface PackageManagerOps {
+  /** `npm 10.9.0`, `yarn 4.5.0`, `pnpm 9.12.0`. */
+  label: string;
+  /** The install command, for the log (`npm ci`, `yarn install --immutable`). */
+  installCommand: string;
+  /** Installs every dependency, devDependencies included. */
+  install(): Promise<void>;
+  /** Runs a package.json script. */
+  run(script: string): Promise<void>;
+  /** Removes devDependencies from what the slug ships; returns why it did not, or null. */
+  prune(): Promise<string | null>;
+  /**
+   * Where the installed tree lives when it can be cached and restored
+   * whole (`node_modules`), or null when an install must run on every build
+   * (Plug'n'Play, workspaces whose projects each get a node_modules).
+   */
+  layerPath: string | null;
+  /** Restoring by hard link is safe only when nothing rewrites installed files in place after the save. */
+  linkSafeAfterInstall: boolean;
+}
+
+/** npm: `npm ci` where it exists (5.7 and later) and a lockfile is committed, `npm install` otherwise or with `USE_NPM_INSTALL=true`. */
+export function npmOps(ctx: CompileContext, version: string, lockfile: string | null): PackageManagerOps {
+  const ci = lockfile !== null && semver.gte(version, '5.7.0') && ctx.env.USE_NPM_INSTALL !== 'true';
+  const modern = semver.gte(version, '7.0.0');
+  const installArgs = ci ? ['ci'] : ['install'];
+  // npm 7+ knows --include=dev; older ones install devDependencies unless told --production.
+  const devFlags = modern ? ['--include=dev'] : ['--production=false'];
+  return {
+    label: `npm ${version}`,
+    installCommand: `npm ${installArgs[0]}`,
+    async install() {
+      if (ctx.env.USE_NPM_INSTALL === 'true' && lockfile) ctx.log.info('USE_NPM_INSTALL=true: npm install instead of npm ci');
+      else if (!lockfile) ctx.log.info('No package-lock.json: npm install (commit one for repeatable builds)');
+      else if (!ci) ctx.log.info(`npm ${version} has no npm ci (it came with npm 5.7): npm install`);
+      await ctx.exec('npm', [...installArgs, ...devFlags, '--no-audit', '--no-fund'], {
+        hint: ci ? 'If package-lock.json is out of sync with package.json, run `npm install` locally and commit the lockfile.' : 'npm install failed; its output is above.',
+      });
+    },
+    run: (script) => runScript(ctx, 'npm', script),
+    async prune() {
+      // From the lockfile, without npm: the same result as `npm prune --omit=dev`,
+      // and a restored node_modules needs no package manager at all.
+      const pruned = lockfile ? pruneDevDependencies(ctx.appDir) : null;
+      if (pruned) ctx.log.info(`Removed ${pruned.packages.length} devDependenc${pruned.packages.length === 1 ? 'y' : 'ies'}`);
+      else await ctx.exec('npm', ['prune', modern ? '--omit=dev' : '--production', '--no-audit', '--no-fund']);
+      return null;
+    },
+    layerPath: 'node_modules',
+    // Our own prune writes node_modules/.package-lock.json beside and renames it; npm prune (the fallback) is not trusted.
+    linkSafeAfterInstall: lockfile !== null,
+  };
+}
+
+/** yarn 1: `yarn install --frozen-lockfile`, pruned by a production install; `YARN_PRODUCTION=true` installs production dependencies only. */
+export function yarnClassicOps(ctx: CompileContext, version: string, choice: PackageManagerChoice, workspaces: boolean): PackageManagerOps {
+  const frozen = choice.lockfile ? ['--frozen-lockfile'] : [];
+  const productionOnly = ctx.env.YARN_PRODUCTION === 'true';
+  const cacheFolder = path.join(ctx.cacheDir, 'yarn-cache');
+  const common = ['--non-interactive', '--cache-folder', cacheFolder];
+  return {
+    label: `yarn ${version}`,
+    installCommand: `yarn install${frozen.length ? ' --frozen-lockfile' : ''}`,
+    async install() {
+      if (!choice.lockfile) ctx.log.info('No yarn.lock: yarn install (commit one for repeatable builds)');
+      if (productionOnly) ctx.log.info('YARN_PRODUCTION=true: production dependencies only');
+      await ctx.exec('yarn', ['install', ...frozen, `--production=${productionOnly}`, ...common], {
+        hint: choice.lockfile ? 'If yarn.lock is out of date, run `yarn install` locally and commit it.' : 'yarn install failed; its output is above.',
+      });
+    },
+    run: (script) => runScript(ctx, 'yarn', script),
+    async prune() {
+      if (productionOnly) return 'YARN_PRODUCTION=true installed production dependencies only';
+      await ctx.exec('yarn', ['install', ...frozen, '--production=true', '--ignore-scripts', '--prefer-offline', ...common]);
+      return null;
+    },
+    layerPath: workspaces ? null : 'node_modules',
+    // yarn rewrites node_modules/.yarn-integrity in place when it prunes.
+    linkSafeAfterInstall: false,
+  };
+}
+
+/**
+ * yarn 2+: `yarn install --immutable` with the committed release (`yarnPath`)
+ * or the installed one; a committed `.yarn/cache` (zero-installs) is used as
+ * it is, otherwise yarn's cache is kept in the build cache. Pruned with
+ * `yarn workspaces focus --all --production` where the command exists
+ * (built into yarn 4; yarn 2 and 3 need the workspace-tools plugin).
+ */
+export function yarnBerryOps(ctx: CompileContext, version: string, choice: PackageManagerChoice, workspaces: boolean): PackageManagerOps {
+  const zeroInstall = appFileExists(ctx.appDir, '.yarn/cache');
+  const env: Record<string, string> = { YARN_ENABLE_TELEMETRY: '0', YARN_ENABLE_GLOBAL_CACHE: 'false', YARN_ENABLE_PROGRESS_BARS: 'false', YARN_ENABLE_INTERACTIVE: 'false' };
+  if (!zeroInstall) env.YARN_CACHE_FOLDER = path.join(ctx.cacheDir, 'yarn-berry-cache');
+  const major = semver.major(version);
+  const rc = readConfigFile(ctx.appDir, '.yarnrc.yml', 'yaml') as Record<string, unknown> | null;
+  const plugins = Array.isArray(rc?.plugins) ? (rc.plugins as unknown[]).map((p) => (typeof p === 'string' ? p : typeof p === 'object' && p !== null ? String((p as { path?: unknown; spec?: unknown }).spec ?? (p as { path?: unknown }).path ?? '') : '')) : [];
+  const canFocus = major >= 4 || plugins.some((p) => /workspace-tools/.test(p));
+  const linker = choice.nodeLinker ?? 'pnp';
+  return {
+    label: `yarn ${version}${choice.yarnPath ? ` (${choice.yarnPath})` : ''}`,
+    installCommand: 'yarn install --immutable',
+    async install() {
+      if (zeroInstall) ctx.log.info('.yarn/cache is committed (zero-installs): no downloads');
+      ctx.log.info(`nodeLinker: ${linker}`);
+      await ctx.exec('yarn', ['install', '--immutable'], { env, hint: 'If yarn.lock is out of date, run `yarn install` locally and commit it.' });
+    },
+    run: (script) => runScript(ctx, 'yarn', script, env),
+    async prune() {
+      if (!canFocus) return `yarn ${version} has no \`yarn workspaces focus\` without the workspace-tools plugin (yarn plugin import workspace-tools)`;
+      await ctx.exec('yarn', ['workspaces', 'focus', '--all', '--production'], { env });
+      return null;
+    },
+    layerPath: linker === 'pnp' || workspaces ? null : 'node_modules',
+    linkSafeAfterInstall: false,
+  };
+}
+
+/** pnpm: `pnpm install --frozen-lockfile` (devDependencies too, whatever NODE_ENV says), the store in the build cache, pruned with `pnpm prune --prod`. */
+export function pnpmOps(ctx: CompileContext, version: string, choice: PackageManagerChoice, workspaces: boolean): PackageManagerOps {
+  const store = ['--store-dir', path.join(ctx.cacheDir, 'pnpm-store')];
+  const env = { CI: 'true', npm_config_update_notifier: 'false' };
+  const frozen = choice.lockfile ? ['--frozen-lockfile'] : ['--no-frozen-lockfile'];
+  return {
+    label: `pnpm ${version}`,
+    installCommand: `pnpm install ${frozen[0]}`,
+    async install() {
+      if (!choice.lockfile) ctx.log.info('No pnpm-lock.yaml: pnpm install (commit one for repeatable builds)');
+      await ctx.exec('pnpm', ['install', ...frozen, '--prod=false', ...store], { env, hint: 'If pnpm-lock.yaml is out of date, run `pnpm install` locally and commit it.' });
+    },
+    run: (script) => runScript(ctx, 'pnpm', script, env),
+    async prune() {
+      await ctx.exec('pnpm', ['prune', '--prod', ...store], { env });
+      return null;
+    },
+    layerPath: workspaces ? null : 'node_modules',
+    // pnpm rewrites node_modules/.modules.yaml in place when it prunes.
+    linkSafeAfterInstall: false,
+  };
+}
+
+async function runScript(ctx: CompileContext, tool: string, name: string, env?: Record<string, string>): Promise<void> {
+  ctx.log.info(`Running ${tool} run ${name}`);
+  await ctx.exec(tool, ['run', name], { ...(env ? { env } : {}), hint: `The "${name}" script in package.json failed; its output is above.` });
+}
