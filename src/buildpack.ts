@@ -20,7 +20,7 @@ export interface BaseContext {
   appDir: string;
   /** The stack the slug will run on, e.g. `debian-12` or `heroku-24`. */
   stack: string;
-  /** The build env (config vars plus what earlier buildpacks exported), frozen. */
+  /** The build env: config vars plus what earlier buildpacks exported (and, in compile, what this one exported so far), frozen. */
   env: Readonly<Record<string, string>>;
   /** The app's config vars alone (what a classic buildpack's ENV_DIR holds). */
   configVars?: Readonly<Record<string, string>>;

@@ -76,7 +76,10 @@ export async function compile(input: CompileInput): Promise<CompileOutput> {
     const ctx: CompileContext = {
       appDir: input.appDir,
       stack: input.stack,
-      env: Object.freeze({ ...env }),
+      // Live: what this buildpack exported so far is in it (a second runtime's PATH builds on the first's).
+      get env() {
+        return Object.freeze({ ...env });
+      },
       configVars: Object.freeze({ ...(input.configVars ?? {}) }),
       log: input.log,
       // exec always sees the latest exports, including this buildpack's own.

@@ -124,8 +124,9 @@ export function yarnBerryOps(ctx: CompileContext, version: string, choice: Packa
 
 /** pnpm: `pnpm install --frozen-lockfile` (devDependencies too, whatever NODE_ENV says), the store in the build cache, pruned with `pnpm prune --prod`. */
 export function pnpmOps(ctx: CompileContext, version: string, choice: PackageManagerChoice, workspaces: boolean): PackageManagerOps {
-  const store = ['--store-dir', path.join(ctx.cacheDir, 'pnpm-store')];
-  const env = { CI: 'true', npm_config_update_notifier: 'false' };
+  // The store in the build cache, for every pnpm command (prune takes no --store-dir, but checks the store's place).
+  const store: string[] = [];
+  const env = { CI: 'true', npm_config_update_notifier: 'false', npm_config_store_dir: path.join(ctx.cacheDir, 'pnpm-store'), pnpm_config_store_dir: path.join(ctx.cacheDir, 'pnpm-store') };
   const frozen = choice.lockfile ? ['--frozen-lockfile'] : ['--no-frozen-lockfile'];
   return {
     label: `pnpm ${version}`,
