@@ -19,6 +19,8 @@ case "$1" in
       i=1; while [ $i -le 50 ]; do echo "build step $i"; i=$((i+1)); done
       echo "Error: build exploded" >&2; exit 7
     fi
+    # A script that writes the Procfile (as some generators do).
+    if [ -n "$WRITE_PROCFILE" ]; then printf '%s\n' "$WRITE_PROCFILE" > Procfile; fi
     # A build step that rewrites an installed file in place (as some postinstall-like build steps do).
     if [ "$2" = build ] && [ -n "$WRITE_DEP" ]; then echo "// patched by the build" >> node_modules/dep/index.js; fi ;;
 esac
@@ -66,6 +68,7 @@ export function fakeRegistry(options: FakeRegistryOptions = {}): { fetch: typeof
   const npmDoc = { name: 'npm', versions: {} as Record<string, unknown> };
   for (const [v, engine] of [
     ['10.9.0', '^18.17.0 || >=20.5.0'],
+    ['5.6.0', '>=4'],
     ['99.0.0', '>=99'],
   ] as const) {
     const bytes = tgz({ 'bin/npm-cli.js': { content: FAKE_NPM, mode: 0o644 }, 'bin/npx-cli.js': { content: '#!/bin/sh\n', mode: 0o644 } });

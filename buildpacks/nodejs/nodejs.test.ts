@@ -80,6 +80,57 @@ describe('the Node.js buildpack, against a fake registry', () => {
     expect(registry.calls.filter((u) => !u.endsWith('.tgz'))).toHaveLength(4); // registry documents are read each build
   });
 
+  describe('Heroku settings', () => {
+    const calls = (log: string) => log.split('\n').filter((l) => l.includes('fake-npm')).map((l) => l.trim());
+
+    it('honours a Procfile that a script wrote, and checks it as strictly as a committed one', async () => {
+      const app = testApp({ 'package.json': pkg(), 'package-lock.json': '{}' }).dir;
+      const r = await buildWith(app, fakeRegistry(), { env: { npm_config_registry: FAKE_REGISTRY, WRITE_PROCFILE: 'web: node dist/server.js' } }).run();
+      assertProcessType(r, 'web', 'node dist/server.js');
+      expect(r.slug.metadata.process_types).toEqual({ web: 'node dist/server.js' });
+      await expect(buildWith(app, fakeRegistry(), { env: { npm_config_registry: FAKE_REGISTRY, WRITE_PROCFILE: 'web node server.js' } }).run()).rejects.toMatchObject({ code: 'SLUGC_PROCFILE_INVALID' });
+    });
+
+    it('reads engines ranges with spaces after the operators', async () => {
+      const app = testApp({ 'package.json': pkg({ engines: { node: '>= 20 < 21' } }), 'package-lock.json': '{}' }).dir;
+      const r = await buildWith(app).run();
+      expect(r.log).toMatch(/engines.node in package.json requests ">=20 <21"/);
+      expect(r.slug.metadata.runtimes[0]).toMatchObject({ name: 'node', version: '20.19.5' });
+    });
+
+    it('fails as Heroku does when engines.npm names an npm that cannot run on the chosen Node', async () => {
+      const app = testApp({ 'package.json': pkg({ engines: { node: '22.x', npm: '99.x' } }), 'package-lock.json': '{}' }).dir;
+      await expect(buildWith(app).run()).rejects.toMatchObject({
+        code: 'SLUGC_NODEJS_NPM_INCOMPATIBLE',
+        message: expect.stringMatching(/^Unable to install npm 99\.0\.0: is npm 99\.0\.0 compatible with this Node\.js version\? npm 99\.0\.0 needs Node >=99; the app gets Node 22\.1\.0\.$/),
+      });
+    });
+
+    it('runs npm install with npms older than 5.7 (no npm ci) and with USE_NPM_INSTALL=true', async () => {
+      const old = testApp({ 'package.json': pkg({ engines: { node: '22.x', npm: '5.6.x' } }), 'package-lock.json': '{}' }).dir;
+      const r1 = await buildWith(old).run();
+      expect(calls(r1.log)[0]).toBe('fake-npm install --production=false --no-audit --no-fund');
+      expect(r1.log).toMatch(/npm 5\.6\.0 has no npm ci/);
+      const app = testApp({ 'package.json': pkg(), 'package-lock.json': '{}' }).dir;
+      const r2 = await buildWith(app, fakeRegistry(), { env: { npm_config_registry: FAKE_REGISTRY, USE_NPM_INSTALL: 'true' } }).run();
+      expect(calls(r2.log)[0]).toBe('fake-npm install --include=dev --no-audit --no-fund');
+      expect(r2.log).toMatch(/USE_NPM_INSTALL=true: npm install instead of npm ci/);
+    });
+
+    it('caches the cacheDirectories of package.json as layers, restored before an install that still runs', async () => {
+      const app = testApp({ 'package.json': pkg({ cacheDirectories: ['node_modules', 'client/.cache/'] }), 'package-lock.json': '{}' }).dir;
+      const b = buildWith(app);
+      const cold = await b.run();
+      expect(cold.log).toMatch(/cacheDirectories in package.json: node_modules, client\/\.cache/);
+      const warm = await b.run();
+      expect(warm.log).toMatch(/cache hit: dir-node_modules restored/);
+      expect(warm.log).toMatch(/cache hit: dir-client_.cache restored/);
+      expect(calls(warm.log)[0]).toBe('fake-npm ci --include=dev --no-audit --no-fund');
+      const bad = testApp({ 'package.json': pkg({ cacheDirectories: ['../outside'] }) }).dir;
+      await expect(buildWith(bad).run()).rejects.toMatchObject({ code: 'SLUGC_NODEJS_PACKAGE_JSON_INVALID', message: expect.stringMatching(/"\.\.\/outside" in cacheDirectories: it must be a dir inside the app/) });
+    });
+  });
+
   describe('failures', () => {
     it('refuses a broken package.json, naming the line, with the source left as it was', async () => {
       const app = testApp({ 'package.json': '{\n  "name": "x",\n  "scripts": { "start": "node ." }\n  "engines": {}\n}\n' }).dir;
