@@ -1,6 +1,7 @@
 import path from 'node:path';
 import semver from 'semver';
-import { appFileExists, readConfigFile, type CompileContext } from 'slugc/sdk';
+import fs from 'node:fs';
+import { readConfigFile, resolveAppFile, type CompileContext } from 'slugc/sdk';
 import type { PackageManagerChoice } from './package-manager.js';
 import { pruneDevDependencies } from './prune.js';
 
@@ -95,8 +96,8 @@ export function yarnClassicOps(ctx: CompileContext, version: string, choice: Pac
  * (built into yarn 4; yarn 2 and 3 need the workspace-tools plugin).
  */
 export function yarnBerryOps(ctx: CompileContext, version: string, choice: PackageManagerChoice, workspaces: boolean): PackageManagerOps {
-  const zeroInstall = appFileExists(ctx.appDir, '.yarn/cache');
-  const env: Record<string, string> = { YARN_ENABLE_TELEMETRY: '0', YARN_ENABLE_GLOBAL_CACHE: 'false', YARN_ENABLE_PROGRESS_BARS: 'false', YARN_ENABLE_INTERACTIVE: 'false' };
+  const zeroInstall = isAppDir(ctx.appDir, '.yarn/cache');
+  const env: Record<string, string> = { YARN_ENABLE_TELEMETRY: '0', YARN_ENABLE_GLOBAL_CACHE: 'false', YARN_ENABLE_PROGRESS_BARS: 'false' };
   if (!zeroInstall) env.YARN_CACHE_FOLDER = path.join(ctx.cacheDir, 'yarn-berry-cache');
   const major = semver.major(version);
   const rc = readConfigFile(ctx.appDir, '.yarnrc.yml', 'yaml') as Record<string, unknown> | null;
@@ -126,7 +127,14 @@ export function yarnBerryOps(ctx: CompileContext, version: string, choice: Packa
 export function pnpmOps(ctx: CompileContext, version: string, choice: PackageManagerChoice, workspaces: boolean): PackageManagerOps {
   // The store in the build cache, for every pnpm command (prune takes no --store-dir, but checks the store's place).
   const store: string[] = [];
-  const env = { CI: 'true', npm_config_update_notifier: 'false', npm_config_store_dir: path.join(ctx.cacheDir, 'pnpm-store'), pnpm_config_store_dir: path.join(ctx.cacheDir, 'pnpm-store') };
+  const env = {
+    CI: 'true',
+    npm_config_update_notifier: 'false',
+    npm_config_store_dir: path.join(ctx.cacheDir, 'pnpm-store'),
+    // The version packageManager names is the one installed: pnpm 10 must not try to switch to it itself.
+    npm_config_manage_package_manager_versions: 'false',
+    npm_config_package_manager_strict: 'false',
+  };
   const frozen = choice.lockfile ? ['--frozen-lockfile'] : ['--no-frozen-lockfile'];
   return {
     label: `pnpm ${version}`,
@@ -144,6 +152,16 @@ export function pnpmOps(ctx: CompileContext, version: string, choice: PackageMan
     // pnpm rewrites node_modules/.modules.yaml in place when it prunes.
     linkSafeAfterInstall: false,
   };
+}
+
+/** True when `rel` is a dir inside the app (never through a link out of it). */
+function isAppDir(appDir: string, rel: string): boolean {
+  try {
+    const real = resolveAppFile(appDir, rel);
+    return real !== null && fs.statSync(real).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 async function runScript(ctx: CompileContext, tool: string, name: string, env?: Record<string, string>): Promise<void> {
