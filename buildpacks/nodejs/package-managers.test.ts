@@ -94,6 +94,17 @@ describe('pnpm', () => {
   });
 });
 
+describe('pnpm settings', () => {
+  it("takes hoisting from the app's .npmrc, and NODE_VERBOSE=true makes the tools verbose", async () => {
+    const app = await appWith(TOOLS.pnpm9, { packageManager: `pnpm@${TOOLS.pnpm9.version}`, ...DEPS }, { '.npmrc': 'node-linker=hoisted\n' });
+    const r = await compile(app, { env: { NODE_VERBOSE: 'true' } });
+    // Hoisted: a real directory at the top of node_modules, not pnpm's symlink into .pnpm.
+    expect(fs.lstatSync(path.join(r.appDir, 'node_modules', 'left')).isDirectory()).toBe(true);
+    expect(r.exportedEnv.npm_config_loglevel).toBe('verbose');
+    expect(r.log).toMatch(/NODE_VERBOSE=true: package manager output is verbose/);
+  });
+});
+
 describe('yarn 1', () => {
   it('a frozen install, scripts through yarn, pruned by a production install; YARN_PRODUCTION=true installs production only', async () => {
     const app = await appWith(TOOLS.yarn1, { scripts: { build: 'hello > built.txt' }, ...DEPS });
