@@ -17,7 +17,7 @@ function sources(dir: string): string[] {
 // buildpack's code constant); env var names such as SLUGC_BUILD_ID are not codes.
 const raised = new Set(
   [...sources('src'), ...sources('buildpacks')].flatMap((text) =>
-    [...text.matchAll(/(SlugcError\(\s*|code(?: ===|:)\s*|\|\s*|_(?:INVALID|UNSUPPORTED|FAILED) = )'(SLUGC_[A-Z0-9_]+)'/g)].map((m) => m[2]!),
+    [...text.matchAll(/(SlugcError\(\s*|code(?: ===|:)\s*|\|\s*|const [A-Z0-9_]+_(?:INVALID|UNSUPPORTED|FAILED|CONFLICT|INCOMPATIBLE) = )'(SLUGC_[A-Z0-9_]+)'/g)].map((m) => m[2]!),
   ),
 );
 const doc = fs.readFileSync(path.join(repoRoot, 'docs', 'errors.md'), 'utf8');

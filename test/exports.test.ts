@@ -39,7 +39,7 @@ const PINNED = {
       'appFileSha256', 'assertInside', 'copyTree', 'createDebianSource', 'createInventorySource', 'createNpmSource', 'dependencyLayer',
       'downloadVerified', 'fetchDocument', 'fetchPackument', 'firstLine', 'formatBytes', 'formatChecksum', 'hostPlatform', 'indentLines',
       'installRuntimeLayer', 'inventorySchema', 'isBuildpack', 'isSlugcError', 'manifestChanges', 'mirrorUrl', 'nearestVersions', 'outputTail',
-      'packumentArtifacts', 'parseChecksum', 'parseIni', 'parseInventory', 'parseJson', 'parseProperties', 'parseTomlText', 'parseWithSchema',
+      'packumentArtifacts', 'parseChecksum', 'parseIni', 'parseInventory', 'parseJson', 'parseProperties', 'parseTomlText', 'parseWithSchema', 'parseYaml',
       'positionAt', 'readAppFile', 'readConfigFile', 'refuseConflictingLockfiles', 'registryConfig', 'requestFrom', 'requestToRange',
       'resolveAppFile', 'resolveRuntime', 'rewriteShebangs', 'runtimeEnv', 'runtimeProfileScript', 'runtimeSources', 'safeName', 'treeManifest',
       'treeSize', 'urlCredentials', 'writeFileAtomic', 'zodProblems',
