@@ -141,27 +141,46 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
   const lockfiles = [pm.lockfile ?? (tool === 'npm' ? 'package-lock.json' : tool === 'yarn' ? 'yarn.lock' : 'pnpm-lock.yaml')];
 
   ctx.log.step('Installing dependencies');
-  const deps =
-    ops.layerPath === null || cacheDirectories !== null
-      ? null
-      : dependencyLayer(ctx, {
-          name: 'node_modules',
-          path: ops.layerPath,
-          lockfiles,
-          key: { node: nodeVersion, npm: npmVersion, tool: ops.label, prebuild: scripts['heroku-prebuild'] ?? null, contents: cachePruned ? 'production' : 'all', production_only: ctx.env.YARN_PRODUCTION === 'true' },
-          optOut: 'NODE_MODULES_CACHE',
-          // Installed trees are only read afterwards: hard links both ways, checked before each
-          // restore. Not when the package manager rewrites its own files in place when it prunes.
-          restore: cachePruned || ops.linkSafeAfterInstall ? 'link' : 'copy',
-        });
+  const layered = ops.layerPath !== null && cacheDirectories === null;
+  const depsKey = { node: nodeVersion, npm: npmVersion, tool: ops.label, prebuild: scripts['heroku-prebuild'] ?? null, production_only: ctx.env.YARN_PRODUCTION === 'true' };
+  // A tool that can update the previous install in place gets it back when only the lockfile changed.
+  const stale = ops.update && pm.lockfile ? { stale: [lockfiles.length === 1 ? 'lockfile_sha256' : `${lockfiles[0]}_sha256`] } : {};
+  const deps = !layered
+    ? null
+    : dependencyLayer(ctx, {
+        name: 'node_modules',
+        path: ops.layerPath!,
+        lockfiles,
+        key: { ...depsKey, contents: cachePruned ? 'production' : 'all' },
+        optOut: 'NODE_MODULES_CACHE',
+        // Installed trees are only read afterwards: hard links both ways, checked before each
+        // restore. Not when the package manager rewrites its own files in place when it prunes.
+        restore: cachePruned || ops.linkSafeAfterInstall ? 'link' : 'copy',
+        ...(cachePruned ? {} : stale),
+      });
+  // With the pruned tree cached, the whole install is kept too (build-only, hard links: no
+  // copy), only so that a lockfile change can update it instead of installing from nothing.
+  const full =
+    deps !== null && !deps.hit && cachePruned && ops.update
+      ? dependencyLayer(ctx, { name: 'node_modules_all', path: ops.layerPath!, lockfiles, key: { ...depsKey, contents: 'all' }, optOut: 'NODE_MODULES_CACHE', restore: 'link', ...stale })
+      : null;
   if (ops.layerPath === null) ctx.log.info(`${ops.label} ${pm.berry && (pm.nodeLinker ?? 'pnp') === 'pnp' ? "with Plug'n'Play" : 'with workspaces'}: installing on every build (its own cache is kept)`);
   const cachedDirs = cacheDirectories === null ? [] : restoreCacheDirectories(ctx, cacheDirectories, lockfiles, { node: nodeVersion, tool: ops.label });
   const restored = pm.lockfile !== null && deps !== null && deps.hit;
   if (restored) {
     ctx.log.info(`${pm.lockfile} unchanged: node_modules restored from the cache${cachePruned ? ' (production dependencies, already pruned)' : ''}, ${ops.installCommand} skipped`);
   } else {
-    ctx.log.info(`Running ${ops.installCommand}${pm.lockfile ? ` (${pm.lockfile} found)` : ''}`);
-    await ctx.time('install', () => ops.install());
+    const previous = full ?? deps;
+    const updated = previous?.stale && ops.update ? await ctx.time('install', () => ops.update!()) : false;
+    if (!updated) {
+      if (previous?.stale) {
+        fs.rmSync(previous.dir, { recursive: true, force: true });
+        fs.mkdirSync(previous.dir, { recursive: true });
+      }
+      ctx.log.info(`Running ${ops.installCommand}${pm.lockfile ? ` (${pm.lockfile} found)` : ''}`);
+      await ctx.time('install', () => ops.install());
+    }
+    await full?.save();
     if (deps && !cachePruned) await deps.save(); // before the build script and pruning change it
   }
   for (const c of cachedDirs) await c.save(); // as Heroku: what the install left, before pruning

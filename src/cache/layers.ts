@@ -43,6 +43,16 @@ export interface LayerOptions {
    * files are copied.
    */
   restore?: 'copy' | 'link';
+  /**
+   * Key fields whose change still hands the previous contents to the build
+   * (`stale` is true, `hit` false), so the buildpack can update them in
+   * place instead of starting over: e.g. `['lockfile_sha256']` lets a
+   * package manager add the one package a lockfile change added to the
+   * tree it installed last time. A change to any other field (a runtime
+   * version, the stack) starts empty as usual. Contents that fail the
+   * manifest check are never handed over.
+   */
+  stale?: readonly string[];
 }
 
 /** A layer handed to a buildpack. */
@@ -61,6 +71,8 @@ export interface Layer {
   readonly key: LayerKey;
   /** True when it is part of the slug. */
   readonly launch: boolean;
+  /** True when the key changed only in fields named by `stale` and the previous contents were restored to be updated. */
+  readonly stale: boolean;
   /**
    * Stores the layer's current contents in the cache, atomically (written
    * beside, metadata fsynced, renamed). A layer that started empty and was
@@ -98,6 +110,12 @@ const ID_FILE = '.slugc-layer-id';
 function show(v: unknown): string {
   const s = typeof v === 'string' ? v : JSON.stringify(v);
   return s.length > 12 ? `${s.slice(0, 8)}..` : s;
+}
+
+/** The names of the key fields that differ. */
+function changedFields(before: LayerKey, after: LayerKey): string[] {
+  const names = [...new Set([...Object.keys(before), ...Object.keys(after)])];
+  return names.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
 }
 
 /** Says which key fields differ: `lockfile_sha256 1a2b.. -> 3c4d.., node 20.1.0 -> 22.1.0`. */
@@ -203,6 +221,15 @@ export class LayerStore {
         reason = 'restored';
       }
     }
+    // The previous contents of a layer whose key changed only where the buildpack can update them.
+    let stale = false;
+    if (state === 'key-changed' && meta && options.stale?.length) {
+      const changed = changedFields(meta.key, key);
+      if (changed.every((k) => options.stale!.includes(k)) && (meta.manifest === undefined || statManifestHash(stored) === meta.manifest)) {
+        stale = true;
+        reason += '; the previous contents restored, to be updated';
+      }
+    }
     const started = performance.now();
     // Only a layer saved with a manifest is linked: without one a write through a link would go unnoticed.
     const linkRestore = options.restore === 'link' && meta?.manifest !== undefined;
@@ -210,7 +237,7 @@ export class LayerStore {
     if (options.linkFrom !== undefined) {
       copyTree(options.linkFrom, dir, 'hardlink');
       if (state === 'restored') touch(metaFile);
-    } else if (state === 'restored') {
+    } else if (state === 'restored' || stale) {
       copyTree(stored, dir, linkRestore ? 'hardlink' : 'copy', (n) => n === ID_FILE);
       touch(metaFile);
     } else {
@@ -241,6 +268,7 @@ export class LayerStore {
       reason,
       key,
       launch,
+      stale,
       async save() {
         entry.doSave();
       },

@@ -25,6 +25,12 @@ export interface DependencyLayerOptions {
    * see `LayerOptions.restore`). For trees only read once installed.
    */
   restore?: 'copy' | 'link';
+  /**
+   * Key fields whose change still restores the previous contents for the
+   * buildpack to update (`stale`), e.g. `['lockfile_sha256']`; see
+   * `LayerOptions.stale`.
+   */
+  stale?: readonly string[];
 }
 
 /** A dependency layer, or the plain dir when the cache is turned off. */
@@ -33,6 +39,8 @@ export interface DependencyLayer {
   dir: string;
   /** True when the contents were restored: the install can be skipped. */
   hit: boolean;
+  /** True when the previous contents were restored although a `stale` key field changed: update them. */
+  stale: boolean;
   /** The layer; null when the opt-out variable turned the cache off. */
   layer: Layer | null;
   /** Each lockfile's sha256 (null when missing). */
@@ -69,8 +77,12 @@ export function dependencyLayer(ctx: CompileContext, options: DependencyLayerOpt
     if (options.path) assertInside(ctx.appDir, dir, `the ${options.name} dir`);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
-    return { dir, hit: false, layer: null, lockfiles, save: async () => {} };
+    return { dir, hit: false, stale: false, layer: null, lockfiles, save: async () => {} };
   }
-  const layer = ctx.cache.layer(options.name, key, { ...(options.path !== undefined ? { path: options.path } : {}), ...(options.restore ? { restore: options.restore } : {}) });
-  return { dir: layer.dir, hit: layer.hit, layer, lockfiles, save: () => layer.save() };
+  const layer = ctx.cache.layer(options.name, key, {
+    ...(options.path !== undefined ? { path: options.path } : {}),
+    ...(options.restore ? { restore: options.restore } : {}),
+    ...(options.stale ? { stale: options.stale } : {}),
+  });
+  return { dir: layer.dir, hit: layer.hit, stale: layer.stale, layer, lockfiles, save: () => layer.save() };
 }

@@ -223,6 +223,22 @@ describe('layers restored by hard link', () => {
   });
 });
 
+describe('stale contents', () => {
+  it('hands over the previous contents when only a stale-able key field changed, never otherwise', async () => {
+    const root = tempDir();
+    await saved(root);
+    const changedLock = { ...key, lockfile_sha256: 'ffff0000ffff0000' };
+    const a = store(root).s.open('slugc/nodejs', 'deps', changedLock, { path: 'node_modules', stale: ['lockfile_sha256'] });
+    expect(a).toMatchObject({ hit: false, stale: true, state: 'key-changed', reason: expect.stringMatching(/; the previous contents restored, to be updated$/) });
+    expect(fs.readFileSync(path.join(a.dir, 'pkg', 'index.js'), 'utf8')).toBe('module.exports = 1;\n');
+    const b = store(root).s.open('slugc/nodejs', 'deps', { ...changedLock, node: '24.0.0' }, { path: 'node_modules', stale: ['lockfile_sha256'] });
+    expect(b).toMatchObject({ hit: false, stale: false });
+    expect(fs.readdirSync(b.dir)).toEqual([]);
+    const c = store(root).s.open('slugc/nodejs', 'deps', changedLock, { path: 'node_modules' });
+    expect(c.stale).toBe(false);
+  });
+});
+
 describe('eviction', () => {
   it('removes the least recently used layers until the cap is met, leaving locked apps alone', async () => {
     const root = tempDir();

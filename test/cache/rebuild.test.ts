@@ -101,15 +101,42 @@ describe('rebuilds on the layer cache', () => {
     expect(await unpackedDep(quiet.slug.path)).toBe('module.exports = 1\n');
   });
 
-  it('reinstalls when the lockfile changes, and says which key changed', async () => {
+  it('updates the previous install with npm install when only the lockfile changed, and the slug equals a cold build', async () => {
+    const src = testApp({ 'package.json': JSON.stringify({ name: 'app', engines: { node: '22.x' } }), 'package-lock.json': lock() }).dir;
+    const b = builder(src);
+    await b.run();
+    fs.writeFileSync(path.join(src, 'package-lock.json'), lock('changed'));
+    const r = await b.run();
+    expect(npmRuns(r.log)).toEqual(['fake-npm install --include=dev --no-audit --no-fund --prefer-offline']);
+    expect(r.log).toMatch(/Running npm install on the previous node_modules \(package-lock\.json changed; npm ci would start from nothing\)/);
+    expect(r.cache.layers.map((l) => [l.layer, l.state])).toEqual([
+      ['runtime', 'restored'],
+      ['node_modules', 'key-changed'],
+      ['node_modules_all', 'key-changed'],
+    ]);
+    expect(r.cache.layers.find((l) => l.layer === 'node_modules_all')?.reason).toMatch(/; the previous contents restored, to be updated$/);
+    const fresh = await builder(src).run();
+    expect(npmRuns(fresh.log)).toEqual(['fake-npm ci --include=dev --no-audit --no-fund']);
+    expect(sha256File(r.slug.path)).toBe(sha256File(fresh.slug.path));
+    // Not when anything else changed: a new Node gets a fresh npm ci.
+    fs.writeFileSync(path.join(src, 'package.json'), JSON.stringify({ name: 'app', engines: { node: '20.x' } }));
+    fs.writeFileSync(path.join(src, 'package-lock.json'), lock('again'));
+    expect(npmRuns((await b.run()).log)).toEqual(['fake-npm ci --include=dev --no-audit --no-fund']);
+  });
+
+  it('says which key changed when the lockfile changes, and updates the whole install (an app with a build script) in place', async () => {
     const src = app();
     const b = builder(src);
     await b.run();
     fs.writeFileSync(path.join(src, 'package-lock.json'), lock('changed'));
     const r = await b.run();
-    expect(r.cache.layers.find((l) => l.layer === 'node_modules')).toMatchObject({ hit: false, state: 'key-changed', reason: expect.stringMatching(/^key changed: lockfile_sha256 [0-9a-f]{8}\.\. -> [0-9a-f]{8}\.\.$/) });
+    expect(r.cache.layers.find((l) => l.layer === 'node_modules')).toMatchObject({
+      hit: false,
+      state: 'key-changed',
+      reason: expect.stringMatching(/^key changed: lockfile_sha256 [0-9a-f]{8}\.\. -> [0-9a-f]{8}\.\.; the previous contents restored, to be updated$/),
+    });
     expect(r.cache.layers.find((l) => l.layer === 'runtime')?.hit).toBe(true);
-    expect(npmRuns(r.log)).toEqual(['fake-npm ci --include=dev --no-audit --no-fund']);
+    expect(npmRuns(r.log)).toEqual(['fake-npm install --include=dev --no-audit --no-fund --prefer-offline']);
   });
 
   it('invalidates the runtime and the dependencies when the Node version changes', async () => {
