@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { StepTimer, formatSteps } from './timings.js';
 import { boundTrash, moveToTrash } from './fs/trash.js';
+import { RemoteLayerCache, parseRemoteCacheUrl, type RemoteLayerReport } from './cache/remote/index.js';
 import { z } from 'zod';
 import { prepareBuildDir } from './build-dir.js';
 import { isBuildpack, type Buildpack } from './buildpack.js';
@@ -60,6 +61,11 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** The app's cache namespace: layers are never shared between apps. Default: `SLUGC_APP`, else the source dir's name and a hash of its path. */
   app?: string;
+  /**
+   * A shared layer cache on an OCI registry (`oci://host:port/repo`, `https://host/repo`), in front of
+   * which the local cache stays. Default: the `SLUGC_CACHE_REMOTE` config var or env var.
+   */
+  cacheRemote?: string;
   /** Build without reading or writing the cache (a throwaway cache is used and removed). */
   noCache?: boolean;
   /** Cap on the bytes of cached layers; least recently used layers are evicted after the build. Default `SLUGC_CACHE_MAX_SIZE`, else 10 GiB. */
@@ -108,6 +114,8 @@ export interface BuildCacheReport {
   layers: { buildpack: string; layer: string; hit: boolean; state: string; reason: string }[];
   /** Layers evicted to stay under the size cap. */
   evicted: { app: string; buildpack: string; layer: string; size: number }[];
+  /** What the remote cache did per layer (with `cacheRemote`): imported (bytes, seconds), local, refused, failed. */
+  remote?: { url: string; layers: RemoteLayerReport[] };
 }
 
 /** The default cap on cached layers. */
@@ -132,6 +140,7 @@ const optionsSchema = z.object({
   exec: fn.optional(),
   app: z.string().regex(SAFE_NAME_PATTERN, 'letters, digits, ., _ and -').optional(),
   noCache: z.boolean().optional(),
+  cacheRemote: z.string().min(1).optional(),
   cacheMaxBytes: z.number().int().positive().optional(),
   mirror: z.string().regex(/^(https?|file):\/\//, 'expected an http(s) or file:// URL').optional(),
   offline: z.boolean().optional(),
@@ -224,6 +233,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   log.redact(Object.entries(config).filter(([k]) => SECRET_NAME_PATTERN.test(k)).map(([, v]) => v));
 
   checkOutput(output, sourceDir);
+  const remoteSetting = opts.noCache ? undefined : (opts.cacheRemote ?? config.SLUGC_CACHE_REMOTE ?? hostEnv.SLUGC_CACHE_REMOTE);
+  if (remoteSetting) parseRemoteCacheUrl(remoteSetting); // a bad URL fails before any work
   const buildStarted = performance.now();
   // With the cache, the build dir lives in the app's cache dir, made once the app's lock is
   // held: on the cache's filesystem (runtimes and layers are hard links, never copies), and
@@ -257,15 +268,26 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     return r;
   };
 
+  const remoteUrl = remoteSetting;
+  const remoteTimeout = hostEnv.SLUGC_CACHE_REMOTE_TIMEOUT_MS ? Number(hostEnv.SLUGC_CACHE_REMOTE_TIMEOUT_MS) : undefined;
+  const remote = remoteUrl ? new RemoteLayerCache({ url: remoteUrl, app, log, env: hostEnv, fetch: defaultFetch(hostEnv), ...(remoteTimeout && remoteTimeout > 0 ? { timeoutMs: remoteTimeout } : {}) }) : undefined;
+  if (remote) log.info(`Remote cache: ${remote.location.url}`);
+
   let keep = false;
   let lock: Lock | undefined;
   try {
     if (!noCache) lock = await acquireLock(appCacheDir, { log, signal: controller.signal });
     work ||= openWorkDir(appCacheDir);
+    // The remote tier first: layers another machine pushed are imported into the local store.
+    if (remote) {
+      const t = performance.now();
+      await remote.prefetch(appCacheDir);
+      steps.add('restore', performance.now() - t);
+    }
     appDir = path.join(work, 'app');
     tmpDir = path.join(work, 'tmp');
     fs.mkdirSync(tmpDir);
-    const layers = new LayerStore({ root: appCacheDir, appDir, workDir: work, log, disabled: noCache, steps });
+    const layers = new LayerStore({ root: appCacheDir, appDir, workDir: work, log, disabled: noCache, steps, ...(remote ? { remote: remote.reports } : {}) });
     const commit = sourceCommit(sourceDir, { SOURCE_VERSION: config.SOURCE_VERSION ?? hostEnv.SOURCE_VERSION });
     await timed('prepare', () => {
       log.step(`Preparing build dir from ${sourceDir}`);
@@ -355,6 +377,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       enabled: !noCache,
       layers: layers.layers().map(({ buildpack, layer }) => ({ buildpack, layer: layer.name, hit: layer.hit, state: layer.state, reason: layer.reason })),
       evicted: [],
+      ...(remote ? { remote: { url: remote.location.url, layers: [...remote.reports.values()] } } : {}),
     };
     if (!noCache) {
       const pruned = pruneCache(cacheRoot, { maxBytes: cacheMaxBytes, ownApp: app, keep: new Set(cache.layers.map((l) => `${app}/${l.buildpack}/${l.layer}`)) });
@@ -362,6 +385,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       for (const r of pruned.removed) log.info(`cache: evicted ${r.app}/${r.buildpack}/${r.layer} (${r.why})`);
     }
     steps.add('package', timings.package);
+    if (remote) await steps.time('push', () => remote.push(appCacheDir, layers.savedLayers()));
     const stepTimings = steps.record();
     log.step(`Done: ${slug.path} (${slug.metadata.checksum})`);
     log.info(`Timings: ${formatSteps(stepTimings, Math.round(performance.now() - buildStarted))}`);

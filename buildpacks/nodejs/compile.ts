@@ -162,7 +162,7 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
   // copy), only so that a lockfile change can update it instead of installing from nothing.
   const full =
     deps !== null && !deps.hit && cachePruned && ops.update
-      ? dependencyLayer(ctx, { name: 'node_modules_all', path: ops.layerPath!, lockfiles, key: { ...depsKey, contents: 'all' }, optOut: 'NODE_MODULES_CACHE', restore: 'link', ...stale })
+      ? dependencyLayer(ctx, { name: 'node_modules_all', path: ops.layerPath!, lockfiles, key: { ...depsKey, contents: 'all' }, optOut: 'NODE_MODULES_CACHE', restore: 'link', share: false, ...stale })
       : null;
   if (ops.layerPath === null) ctx.log.info(`${ops.label} ${pm.berry && (pm.nodeLinker ?? 'pnp') === 'pnp' ? "with Plug'n'Play" : 'with workspaces'}: installing on every build (its own cache is kept)`);
   const cachedDirs = cacheDirectories === null ? [] : restoreCacheDirectories(ctx, cacheDirectories, lockfiles, { node: nodeVersion, tool: ops.label });

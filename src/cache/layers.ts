@@ -53,6 +53,12 @@ export interface LayerOptions {
    * manifest check are never handed over.
    */
   stale?: readonly string[];
+  /**
+   * False keeps the layer on this machine: it is not pushed to a remote
+   * cache (for layers that only speed up some rebuilds and would cost every
+   * push and every fresh machine a download). Default true.
+   */
+  share?: boolean;
 }
 
 /** A layer handed to a buildpack. */
@@ -152,11 +158,15 @@ export interface LayerStoreOptions {
   disabled?: boolean;
   /** Receives the milliseconds spent restoring and saving layers (`restore`, `save`). */
   steps?: { add(step: string, ms: number): void };
+  /** What the remote cache did per layer (`<bp>\0<layer>`), for the log and the report; absent without a remote cache. */
+  remote?: Map<string, { outcome: string; why: string }>;
 }
 
 /** The layers of one build: opens, restores and saves them. */
 export class LayerStore {
   private readonly opened: { bp: string; layer: Layer; saved: boolean; doSave: () => void }[] = [];
+  /** Layers whose contents this build stored (`<bp>\0<name>`), for pushing to a remote cache. */
+  private readonly saved = new Set<string>();
 
   constructor(private readonly opts: LayerStoreOptions) {}
 
@@ -245,7 +255,13 @@ export class LayerStore {
     }
     this.opts.steps?.add('restore', performance.now() - started);
     const hit = state === 'restored';
-    this.opts.log.info(`cache ${hit ? 'hit' : 'miss'}: ${name} ${hit ? 'restored' : `(${reason})`}`);
+    if (this.opts.remote && !this.opts.disabled && options.linkFrom === undefined) {
+      const r = this.opts.remote.get(`${bp}\0${name}`);
+      if (hit && r?.outcome === 'imported') reason = `restored from the remote cache (${r.why})`;
+      else if (hit) reason = 'restored (local)';
+      else reason += r ? `; remote: ${r.outcome === 'local' ? 'no newer copy' : `${r.outcome}, ${r.why}`}` : '; remote: none';
+    }
+    this.opts.log.info(`cache ${hit ? 'hit' : 'miss'}: ${name} ${hit ? reason : `(${reason})`}`);
     const self = this;
     const entry = {
       bp,
@@ -255,7 +271,7 @@ export class LayerStore {
         if (self.opts.disabled) return;
         const t = performance.now();
         if (options.linkFrom !== undefined) self.saveLinkedLayer(bp, name, key, dir, launch);
-        else self.saveLayer(bp, name, key, dir, launch, options.restore === 'link');
+        else self.saveLayer(bp, name, key, dir, launch, options.restore === 'link', options.share !== false);
         self.opts.steps?.add('save', performance.now() - t);
         entry.saved = true;
       },
@@ -282,6 +298,14 @@ export class LayerStore {
     for (const o of this.opened) if (o.bp === bp && !o.saved && !o.layer.hit) o.doSave();
   }
 
+  /** The layers whose contents this build stored and may share (not linked ones: they keep only a key; not `share: false` ones). */
+  savedLayers(): { buildpack: string; layer: string }[] {
+    return [...this.saved].map((k) => {
+      const [buildpack, layer] = k.split('\0') as [string, string];
+      return { buildpack, layer };
+    });
+  }
+
   /** The layers opened in this build. */
   layers(): { buildpack: string; layer: Layer }[] {
     return this.opened.map((o) => ({ buildpack: o.bp, layer: o.layer }));
@@ -300,11 +324,10 @@ export class LayerStore {
     this.opts.log.info(`cache: saved ${name} (key only: linked from the runtime store)`);
   }
 
-  private saveLayer(bp: string, name: string, key: LayerKey, dir: string, launch: boolean, link: boolean): void {
+  private saveLayer(bp: string, name: string, key: LayerKey, dir: string, launch: boolean, link: boolean, share: boolean): void {
     const bpDir = this.bpDir(bp);
     fs.mkdirSync(bpDir, { recursive: true });
     const stored = path.join(bpDir, name);
-    const metaFile = `${stored}.json`;
     const nonce = crypto.randomBytes(8).toString('hex');
     const tmp = `${stored}.tmp-${process.pid}-${nonce}`;
     try {
@@ -315,19 +338,56 @@ export class LayerStore {
       const meta: LayerMetadata = { format: 1, buildpack: bp, layer: name, key, id: nonce, launch, size, files, createdAt: now, lastUsed: now };
       // Linked contents are shared with the build: remember their stat manifest to notice a write through a link.
       if (link) meta.manifest = statManifestHash(tmp);
-      // Order matters for crash safety: the old metadata goes first, so at every
-      // instant either no metadata exists or it names the contents beside it.
-      fs.rmSync(metaFile, { force: true });
-      const old = `${stored}.old-${nonce}`;
-      if (fs.existsSync(stored)) fs.renameSync(stored, old);
-      fs.renameSync(tmp, stored);
-      writeFileAtomic(metaFile, JSON.stringify(meta, null, 2) + '\n');
-      fs.rmSync(old, { recursive: true, force: true });
+      commitLayerDir(stored, tmp, meta);
+      if (share) this.saved.add(`${bp}\0${name}`);
       this.opts.log.info(`cache: saved ${name} (${files} files${link ? ', hard links' : ''})`);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * Puts a prepared tree (`tmp`, its id file inside, naming `meta.id`) in
+ * place as the layer stored at `stored`, with its metadata. Order matters
+ * for crash safety: the old metadata goes first, so at every instant either
+ * no metadata exists or it names the contents beside it.
+ */
+export function commitLayerDir(stored: string, tmp: string, meta: LayerMetadata): void {
+  const metaFile = `${stored}.json`;
+  fs.rmSync(metaFile, { force: true });
+  const old = `${stored}.old-${meta.id}`;
+  if (fs.existsSync(stored)) fs.renameSync(stored, old);
+  fs.renameSync(tmp, stored);
+  writeFileAtomic(metaFile, JSON.stringify(meta, null, 2) + '\n');
+  fs.rmSync(old, { recursive: true, force: true });
+}
+
+/** The file inside a stored layer dir that ties it to its metadata. */
+export const LAYER_ID_FILE = ID_FILE;
+
+/** `<app cache>/layers/<buildpack>/<layer>`: where a layer is stored. */
+export function storedLayerPath(appCacheDir: string, bp: string, name: string): string {
+  return path.join(appCacheDir, 'layers', safeName(bp), name);
+}
+
+/**
+ * The stored layer, when it is complete (metadata naming the contents
+ * beside it, and for linked-restore layers an unchanged stat manifest);
+ * null otherwise.
+ */
+export function intactLayer(appCacheDir: string, bp: string, name: string): LayerMetadata | null {
+  const stored = storedLayerPath(appCacheDir, bp, name);
+  let meta: LayerMetadata | null;
+  try {
+    meta = readLayerMetadata(`${stored}.json`);
+  } catch {
+    return null;
+  }
+  if (!meta || meta.linked) return meta;
+  if (!sameId(stored, meta.id)) return null;
+  if (meta.manifest !== undefined && statManifestHash(stored) !== meta.manifest) return null;
+  return meta;
 }
 
 /**

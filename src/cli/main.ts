@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_CACHE_MAX_BYTES, build, buildEnv, checkOutput, defaultCacheDir, validateBuildOptions, type BuildOptions } from '../build.js';
-import { clearCache, listCache, parseSize, pruneCache } from '../cache/manage.js';
+import { clearCache, listCache, parseSize, pruneCache, validAppName } from '../cache/manage.js';
+import { RemoteLayerCache, parseRemoteCacheUrl } from '../cache/remote/index.js';
 import { prepareBuildDir } from '../build-dir.js';
 import { detect, detectFailure } from '../detect.js';
 import { builtinBuildpacks } from '../../buildpacks/index.js';
@@ -82,10 +83,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--offline', 'use only the cache and the mirror; fail at once when something is missing')
     .option('--app <name>', "the app's cache namespace (default: $SLUGC_APP, else the dir's name and a hash of its path)")
     .option('--no-cache', 'build without reading or writing the cache')
+    .option('--cache-remote <url>', 'a shared layer cache on an OCI registry, e.g. oci://registry:5000/slugc-cache (https:// for TLS; default: $SLUGC_CACHE_REMOTE)')
     .option('--cache-max-size <size>', 'cap on cached layers, e.g. 2G (default: $SLUGC_CACHE_MAX_SIZE, else 10G)')
     .option('--json', 'print one JSON result (or error) on stdout; logs go to stderr')
     .option('-q, --quiet', 'print only warnings and errors')
-    .action(async (dir: string, opts: { output: string; buildpack: string[]; env: string[]; envFile?: string; cacheDir?: string; stack?: string; mirror?: string; offline?: boolean; app?: string; cache: boolean; cacheMaxSize?: string; json?: boolean; quiet?: boolean }) => {
+    .action(async (dir: string, opts: { output: string; buildpack: string[]; env: string[]; envFile?: string; cacheDir?: string; stack?: string; mirror?: string; offline?: boolean; app?: string; cache: boolean; cacheRemote?: string; cacheMaxSize?: string; json?: boolean; quiet?: boolean }) => {
       json = Boolean(opts.json);
       const logger = makeLogger(Boolean(opts.quiet));
       const buildpacks = await Promise.all(opts.buildpack.map((b) => loadBuildpackArg(b, io.cwd)));
@@ -106,14 +108,16 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         ...(opts.offline ? { offline: true } : {}),
         ...(opts.app ? { app: opts.app } : {}),
         ...(opts.cache === false ? { noCache: true } : {}),
+        ...(opts.cacheRemote ? { cacheRemote: opts.cacheRemote } : {}),
         ...(opts.cacheMaxSize ? { cacheMaxBytes: sizeArg(opts.cacheMaxSize) } : {}),
       };
       // Bad flags (--app ../x, --stack ../x, --mirror ftp://x, -o naming a directory or a source file) are usage errors: exit 2, before any work.
       try {
         validateBuildOptions(buildOptions);
         checkOutput(path.resolve(buildOptions.output!), buildOptions.sourceDir);
+        if (opts.cacheRemote) parseRemoteCacheUrl(opts.cacheRemote);
       } catch (e) {
-        if (e instanceof SlugcError && e.code === 'SLUGC_INVALID_INPUT') throw new SlugcError('SLUGC_USAGE', e.message, { ...(e.hint ? { hint: e.hint } : {}), details: e.details });
+        if (e instanceof SlugcError && (e.code === 'SLUGC_INVALID_INPUT' || e.code === 'SLUGC_CACHE_REMOTE_INVALID')) throw new SlugcError('SLUGC_USAGE', e.message, { ...(e.hint ? { hint: e.hint } : {}), details: e.details });
         throw e;
       }
       const onSignal = () => controller.abort();
@@ -259,8 +263,28 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .command('ls')
     .description('List cached layers: app, buildpack, layer, state, size, last use, key.')
     .option('--cache-dir <dir>', 'the cache dir (default: $XDG_CACHE_HOME/slugc)')
+    .option('--remote [url]', "list an app's layers in the remote cache instead (default: $SLUGC_CACHE_REMOTE); needs --app")
+    .option('--app <name>', 'the app (with --remote)')
     .option('--json', 'print JSON')
-    .action((o: { cacheDir?: string; json?: boolean }) => {
+    .action(async (o: { cacheDir?: string; json?: boolean; remote?: string | boolean; app?: string }) => {
+      if (o.remote !== undefined) {
+        const url = typeof o.remote === 'string' ? o.remote : io.env.SLUGC_CACHE_REMOTE;
+        if (!url) throw new SlugcError('SLUGC_USAGE', "Couldn't list the remote cache: no URL.", { hint: 'Pass --remote oci://host:port/repo, or set SLUGC_CACHE_REMOTE.' });
+        if (!o.app) throw new SlugcError('SLUGC_USAGE', "Couldn't list the remote cache: which app?", { hint: 'Pass --app <name> (the namespace `slugc build --app` uses).' });
+        const remote = new RemoteLayerCache({ url, app: validAppName(o.app), log: createLogger({ stdout: io.stderr, stderr: io.stderr, progress: false }), env: io.env, fetch: defaultFetch(io.env) });
+        const entries = await remote.list();
+        if (o.json) {
+          io.stdout.write(JSON.stringify({ url: remote.location.url, app: o.app, layers: entries }, null, 2) + '\n');
+          return;
+        }
+        io.stdout.write(`-----> Remote cache ${remote.location.url}, app ${o.app}\n`);
+        if (!entries.length) io.stdout.write('       no layers\n');
+        for (const e of entries) {
+          const key = Object.entries(e.key).map(([k, v]) => `${k}=${String(v).length > 12 ? `${String(v).slice(0, 8)}..` : String(v)}`).join(' ');
+          io.stdout.write(`       ${e.buildpack}/${e.layer}  ${formatBytes(e.size)}  ${e.created || '-'}  ${key}\n`);
+        }
+        return;
+      }
       const listing = listCache(cacheDirOf(o));
       if (o.json) {
         io.stdout.write(JSON.stringify(listing, null, 2) + '\n');

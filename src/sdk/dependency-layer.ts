@@ -31,6 +31,8 @@ export interface DependencyLayerOptions {
    * `LayerOptions.stale`.
    */
   stale?: readonly string[];
+  /** False: never pushed to a remote cache (see `LayerOptions.share`). */
+  share?: boolean;
 }
 
 /** A dependency layer, or the plain dir when the cache is turned off. */
@@ -83,6 +85,7 @@ export function dependencyLayer(ctx: CompileContext, options: DependencyLayerOpt
     ...(options.path !== undefined ? { path: options.path } : {}),
     ...(options.restore ? { restore: options.restore } : {}),
     ...(options.stale ? { stale: options.stale } : {}),
+    ...(options.share === false ? { share: false } : {}),
   });
   return { dir: layer.dir, hit: layer.hit, stale: layer.stale, layer, lockfiles, save: () => layer.save() };
 }
