@@ -333,6 +333,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       signal: controller.signal,
       metadataTtlSeconds: metadata.ttlSeconds,
       metadataTimeoutMs: metadata.timeoutMs,
+      ...(remote ? { sharedDownloads: remote.downloads } : {}),
       ...(mirror ? { mirror } : {}),
     });
     const compiled = await timed('compile', () =>
@@ -385,7 +386,12 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       for (const r of pruned.removed) log.info(`cache: evicted ${r.app}/${r.buildpack}/${r.layer} (${r.why})`);
     }
     steps.add('package', timings.package);
-    if (remote) await steps.time('push', () => remote.push(appCacheDir, layers.savedLayers()));
+    if (remote) {
+      await steps.time('push', async () => {
+        await remote.push(appCacheDir, layers.savedLayers());
+        await remote.pushDownloads();
+      });
+    }
     const stepTimings = steps.record();
     log.step(`Done: ${slug.path} (${slug.metadata.checksum})`);
     log.info(`Timings: ${formatSteps(stepTimings, Math.round(performance.now() - buildStarted))}`);

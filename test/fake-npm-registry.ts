@@ -35,7 +35,9 @@ function tgz(files: Record<string, { content: string; mode: number }>): Buffer {
       fs.writeFileSync(p, f.content, { mode: f.mode });
     }
     const out = path.join(dir, 'pkg.tgz');
-    const r = spawnSync('tar', ['-czf', out, '-C', dir, 'package']);
+    // Deterministic bytes (fixed mtimes, owners, order; gzip without a timestamp): two fake
+    // registries serve the same tarballs, so their integrity matches across "machines".
+    const r = spawnSync('sh', ['-c', 'tar --sort=name --mtime=@315532801 --owner=0 --group=0 --numeric-owner -C "$1" -cf - package | gzip -n > "$2"', 'sh', dir, out]);
     if (r.status !== 0) throw new Error(`tar failed: ${r.stderr}`);
     return fs.readFileSync(out);
   } finally {

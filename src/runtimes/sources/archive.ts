@@ -24,6 +24,7 @@ export async function installArchive(
     offline: ctx.offline,
     ...(ctx.mirror ? { mirror: ctx.mirror } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
+    ...(ctx.sharedDownloads ? { shared: ctx.sharedDownloads } : {}),
   });
   ctx.log.info(
     dl.cached
