@@ -1,436 +1,108 @@
 /**
- * Packaging benchmark: slugc's packDirectory against GNU `tar -czf`, `tar | pigz`
- * and the npm `tar` package, on one app tree.
+ * Packaging benchmark: slugc's packer against GNU `tar -czf`, `tar | pigz -6`
+ * and the npm `tar` package, as whole processes, on the same trees in one run.
  *
- *   npm run bench:package                     # build, then run on the generated corpus
- *   node dist/benchmarks/package.bench.js [--dir D] [--runs N]
+ *   npm run bench:package                          # build, then both inputs
+ *   node dist/benchmarks/package.bench.js [--input corpus|node|all] [--dir D] [--runs N]
  *
- * Without --dir it generates (once, then reuses) a node_modules-shaped corpus
- * in os.tmpdir()/slugc-bench-corpus-v1 modelled on the app measured in
- * shared/reference/perf-baselines.md. Each timed run is preceded by a pass
- * that reads the whole tree, because this machine kind's page cache empties
- * after 10–30 s idle; each output goes to a new directory, because creating
- * files right after deleting many is slow here. slugc runs in a child Node
- * process so its peak RSS (main thread + workers) can be read on its own.
+ * Inputs: the generated 27k-file corpus (package-corpus.ts), and a Node
+ * slug tree: fixtures/apps/node-large built once with the CLI and unpacked
+ * into os.tmpdir()/slugc-bench-node-slug-v1 (kept between runs). `--dir`
+ * measures any tree instead (it gets one extra file, removed at the end).
+ *
+ * Each round takes turns: tar -czf, tar | pigz -6, npm tar, slugc cold with
+ * no segment cache, slugc cold with an empty segment cache, and slugc
+ * rebuilding after a change to the app's own code (a warm segment cache,
+ * left by the previous round; before every round the one file
+ * `slugc-bench-change.js` at the tree's root gets other contents). Before
+ * every timed run: `sync`, and the whole tree read once (the page cache of
+ * this machine kind empties after 10–30 s idle). Every output goes to a new
+ * directory (creating files right after deleting many is slow here).
+ *
+ * Every output is verified after the timed runs: `gzip -t`, and unpacked
+ * with GNU tar into a new dir whose tree (names, types, modes, link
+ * targets, content hashes) must equal the source's at the time of the run;
+ * slugc's three outputs of a round must be byte-identical. A case whose
+ * check fails prints no figures.
  */
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { packDirectory } from '../src/slug/pack.js';
+import type { ChildReport } from './package-child.js';
+import { describeTree, ensureCorpus } from './package-corpus.js';
 
-/** Bump when the generator changes, so an old cached corpus isn't reused. */
-const CORPUS_VERSION = 1;
 /** Seconds since the epoch used as every entry's mtime (2024-01-01). */
 const BENCH_MTIME = 1_704_067_200;
+/** Bump when the way the Node slug tree is made changes. */
+const NODE_TREE_VERSION = 1;
+/** The file changed before every round: the "app code" of the rebuild case. */
+const CHANGE_FILE = 'slugc-bench-change.js';
 
-interface Measurement {
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '..', '..');
+const childScript = path.join(here, 'package-child.js');
+const timeBin = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+interface Run {
+  /** Whole-process wall seconds. */
   seconds: number;
-  /** For slugc: the child process's whole life, Node's startup included. */
-  wallSeconds?: number;
   bytes: number;
+  /** Peak RSS in KiB, when known. */
   maxRssKiB?: number;
-  rssAt?: number[];
+  output: string;
+  /** Which version of the change file the tree had. */
+  state: number;
+  round: number;
+  report?: ChildReport;
 }
 
 interface Case {
   name: string;
-  run: (dir: string, out: string) => Promise<Measurement>;
+  /** Short name for the summary lines. */
+  id: 'gnu' | 'pigz' | 'npm' | 'cold' | 'empty' | 'warm';
+  run: (dir: string, out: string, round: number) => Run | Omit<Run, 'state' | 'round' | 'output'>;
 }
 
-/** What the child process reports back for one slugc pack. */
-interface ChildReport {
-  seconds: number;
-  size: number;
-  maxRssKiB: number;
-  /** RSS in MiB at about 25, 50, 75 and 100 % of the input read. */
-  rssAt: number[];
+function sh(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
 }
-
-// ---------------------------------------------------------------------------
-// Child mode: one packDirectory call, reported as JSON on stdout.
-
-async function childPack(spec: string): Promise<void> {
-  const { dir, output, level } = JSON.parse(spec) as { dir: string; output: string; level: number };
-  const marks = [0.25, 0.5, 0.75];
-  const rssAt: number[] = [];
-  const t0 = performance.now();
-  const result = await packDirectory({
-    dir,
-    output,
-    mtime: BENCH_MTIME,
-    level,
-    onProgress: (p) => {
-      while (marks.length > 0 && p.bytesIn >= (marks[0] as number) * p.bytesTotal && p.bytesIn > 0) {
-        marks.shift();
-        rssAt.push(process.memoryUsage.rss() / 2 ** 20);
-      }
-    },
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  rssAt.push(process.memoryUsage.rss() / 2 ** 20);
-  const report: ChildReport = { seconds, size: result.size, maxRssKiB: process.resourceUsage().maxRSS, rssAt };
-  process.stdout.write(JSON.stringify(report) + '\n');
-}
-
-// ---------------------------------------------------------------------------
-// The corpus.
-
-/** mulberry32: a tiny seeded PRNG, so the corpus is the same on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * Generates pseudo-source text. The mix of boilerplate lines, a per-file set
- * of favourite identifiers, a package vocabulary and a global one, with
- * skewed picks, was tuned until GNU gzip -6 compresses the whole tar stream
- * 4.9× (183.3 MB to 37.4 MB; the file data alone 4.3×), near the real
- * node_modules in perf-baselines.md (184 MB to 34.8 MB, 5.3×). Random bytes
- * would not compress, and repeated text would compress (and run) unrealistically well.
- */
-class TextGen {
-  readonly rnd: () => number;
-  private readonly syllables = ['ba', 'co', 'de', 'fi', 'ga', 'he', 'in', 'jo', 'ka', 'lu', 'me', 'no', 'op', 'pa', 'qu', 're', 'si', 'to', 'un', 'va', 'we', 'xe', 'yo', 'za', 'st', 'tr', 'pl', 'ch', 'sh', 'th', 'er', 'an', 'al', 'or', 'ex', 'ic', 'ul', 'ent'];
-  private readonly words: string[];
-  private readonly global: string[];
-  private static readonly BOILERPLATE = [
-    "'use strict';", "Object.defineProperty(exports, '__esModule', { value: true });", 'var _this = this;',
-    "if (typeof callback !== 'function') {", "  throw new TypeError('callback must be a function');", '}',
-    'module.exports = exports.default;', 'var __importDefault = (this && this.__importDefault) || function (mod) {',
-    '  return (mod && mod.__esModule) ? mod : { default: mod };', '};', 'exports.default = void 0;',
-    'if (options === void 0) { options = {}; }', 'return Promise.resolve(result);',
-    'const hasOwnProperty = Object.prototype.hasOwnProperty;', 'for (var i = 0; i < arguments.length; i++) {',
-    '  var source = arguments[i];', '  for (var key in source) {', '    if (Object.prototype.hasOwnProperty.call(source, key)) {',
-    '      target[key] = source[key];', '    }', '  }', 'return target;', '} catch (err) {', '  return callback(err);',
-    '} finally {', '/**', ' * @param {Object} options', ' * @returns {Promise<void>}', ' */', '  if (err) return reject(err);',
-    '  resolve(data);', '});', 'export default function () {', '  enumerable: true,', '  configurable: true,', '  writable: true,',
-    '  get: function () { return this._value; },', '});',
-  ];
-
-  private static readonly SEGMENTS = ['AAAA', 'SAAS', 'CAAC', 'GAAG', 'EAAE', 'IAAI', 'KAAK', 'OAAO', 'AAAA,CAAC', 'QAAQ', 'MAAM', 'YAAY', 'CAAA', 'GAAA'];
-
-  constructor(seed: number) {
-    this.rnd = prng(seed);
-    this.words = Array.from({ length: 300 }, () => this.rawWord());
-    this.global = Array.from({ length: 400 }, () => this.ident()).concat(
-      'length prototype call apply push map filter value options callback err result key obj args name type data index this module exports Object Array String Promise Symbol undefined null true false'.split(' '),
-    );
-  }
-
-  int(n: number): number {
-    return Math.floor(this.rnd() * n);
-  }
-  chance(p: number): boolean {
-    return this.rnd() < p;
-  }
-  /** Picks from `arr`, strongly favouring its first elements (a Zipf-like skew). */
-  pick<T>(arr: readonly T[]): T {
-    return arr[Math.floor(arr.length * Math.pow(this.rnd(), 2.5))] as T;
-  }
-  private rawWord(): string {
-    let s = '';
-    const n = 1 + this.int(3);
-    for (let i = 0; i < n; i++) s += this.syllables[this.int(this.syllables.length)];
-    return s;
-  }
-  word(): string {
-    return this.pick(this.words);
-  }
-  ident(): string {
-    const n = 1 + this.int(3);
-    let s = this.rawWord();
-    for (let i = 1; i < n; i++) {
-      const w = this.rawWord();
-      s += w.charAt(0).toUpperCase() + w.slice(1);
-    }
-    return s;
-  }
-  vocabulary(n: number): string[] {
-    return Array.from({ length: n }, () => this.ident());
-  }
-  sentence(min: number, spread: number): string {
-    return Array.from({ length: min + this.int(spread) }, () => this.word()).join(' ');
-  }
-
-  /** About `size` bytes of JavaScript-looking source. */
-  js(size: number, vocab: readonly string[]): Buffer {
-    const local = Array.from({ length: 12 + this.int(20) }, () => (this.chance(0.5) ? this.pick(vocab) : this.pick(this.global)));
-    const id = (): string => (this.chance(0.75) ? this.pick(local) : this.chance(0.5) ? this.pick(vocab) : this.pick(this.global));
-    const lit = (): string => {
-      const r = this.rnd();
-      if (r < 0.3) return String(this.int(r < 0.2 ? 10 : 1000));
-      if (r < 0.6) return `'${this.word()} ${this.word()}'`;
-      if (r < 0.8) return id();
-      return ['null', 'true', 'false', 'undefined', '0', '1', '[]', '{}'][this.int(8)] as string;
-    };
-    const lines: string[] = [];
-    let len = 0;
-    let depth = 0;
-    while (len < size) {
-      const ind = '  '.repeat(depth);
-      let line: string;
-      const r = this.rnd();
-      if (this.chance(0.42)) line = ind + this.pick(TextGen.BOILERPLATE);
-      else if (depth === 0) {
-        if (r < 0.2) line = `const ${id()} = require('${this.word()}${this.chance(0.3) ? '/' + this.word() : ''}');`;
-        else if (r < 0.35) line = `// ${this.sentence(3, 10)}`;
-        else if (r < 0.45) line = `module.exports.${id()} = ${id()};`;
-        else {
-          line = `${this.chance(0.3) ? 'async ' : ''}function ${id()}(${Array.from({ length: this.int(4) }, id).join(', ')}) {`;
-          depth++;
-        }
-      } else if (r < 0.12) {
-        line = `${ind}if (${id()}.${id()} ${['===', '!==', '<', '>'][this.int(4)]} ${lit()}) {`;
-        depth++;
-      } else if (r < 0.17 && depth < 5) {
-        line = `${ind}for (let i = 0; i < ${id()}.length; i++) {`;
-        depth++;
-      } else if (r < 0.35) line = `${ind}const ${id()} = ${id()}.${id()}(${lit()}, ${lit()});`;
-      else if (r < 0.5) line = `${ind}${id()}.${id()} = ${lit()};`;
-      else if (r < 0.58) line = `${ind}return ${id()}(${lit()});`;
-      else if (r < 0.62) line = `${ind}throw new TypeError('${this.sentence(2, 6)}');`;
-      else if (r < 0.7) line = `${ind}// ${this.sentence(3, 8)}`;
-      else if (r < 0.85 || depth > 4) {
-        depth--;
-        line = `${'  '.repeat(depth)}}`;
-      } else {
-        line = `${ind}${id()}(${lit()}, function (${id()}) {`;
-        depth++;
-      }
-      lines.push(line);
-      len += line.length + 1;
-    }
-    return Buffer.from(lines.join('\n') + '\n').subarray(0, size);
-  }
-
-  /** About `size` bytes of TypeScript declarations. */
-  dts(size: number, vocab: readonly string[]): Buffer {
-    const lines: string[] = [];
-    let len = 0;
-    const types = ['string', 'number', 'boolean', 'void', 'unknown', 'Promise<void>', 'Buffer', 'string[]', 'Record<string, unknown>'];
-    while (len < size) {
-      const r = this.rnd();
-      const line =
-        r < 0.4 ? `export declare function ${this.pick(vocab)}(${this.pick(vocab)}: ${this.pick(types)}, options?: ${this.pick(vocab)}Options): ${this.pick(types)};`
-        : r < 0.7 ? `    ${this.pick(vocab)}${this.chance(0.3) ? '?' : ''}: ${this.pick(types)};`
-        : r < 0.8 ? `export interface ${this.pick(vocab)}Options {`
-        : r < 0.9 ? '}'
-        : `/** ${this.sentence(4, 10)} */`;
-      lines.push(line);
-      len += line.length + 1;
-    }
-    return Buffer.from(lines.join('\n') + '\n').subarray(0, size);
-  }
-
-  /** About `size` bytes of README-like prose. */
-  markdown(size: number, name: string): Buffer {
-    const lines = [`# ${name}`, '', `${this.sentence(8, 20)}.`, '', '## Install', '', '```sh', `npm install ${name}`, '```', ''];
-    let len = lines.join('\n').length;
-    while (len < size) {
-      const line = this.chance(0.1) ? `## ${this.sentence(1, 3)}` : this.chance(0.2) ? `- \`${this.word()}\`: ${this.sentence(3, 10)}` : `${this.sentence(6, 20)}.`;
-      lines.push(line, '');
-      len += line.length + 2;
-    }
-    return Buffer.from(lines.join('\n')).subarray(0, size);
-  }
-
-  /** A source map: JSON whose `mappings` are base64-VLQ-looking noise, as real ones are (they compress 2–3×). */
-  sourceMap(size: number, vocab: readonly string[]): Buffer {
-    const b64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-    const head = `{"version":3,"file":"index.js","sources":["../src/index.ts"],"names":${JSON.stringify(vocab.slice(0, 40))},"mappings":"`;
-    const parts: string[] = [head];
-    let len = head.length;
-    while (len < size) {
-      let seg = '';
-      const n = 4 + this.int(4);
-      // Mostly the short, repetitive segments real maps are full of ("AAAA", "SAAS", "CAAC").
-      if (this.chance(0.7)) seg = TextGen.SEGMENTS[this.int(this.chance(0.7) ? 4 : TextGen.SEGMENTS.length)] as string;
-      else for (let i = 0; i < n; i++) seg += b64[this.chance(0.6) ? this.int(8) : this.int(64)];
-      seg += this.chance(0.15) ? ';' : ',';
-      parts.push(seg);
-      len += seg.length;
-    }
-    parts.push('"}\n');
-    return Buffer.from(parts.join('')).subarray(0, size);
-  }
-
-  /** Incompressible bytes (native addons, images). */
-  binary(size: number): Buffer {
-    const b = Buffer.allocUnsafe(size);
-    for (let i = 0; i < size; i++) b[i] = this.int(256);
-    return b;
-  }
-}
-
-const MIT = `MIT License\n\nCopyright (c) Contributors\n\nPermission is hereby granted, free of charge, to any person obtaining a copy\nof this software and associated documentation files (the "Software"), to deal\nin the Software without restriction, including without limitation the rights\nto use, copy, modify, merge, publish, distribute, sublicense, and/or sell\ncopies of the Software, and to permit persons to whom the Software is\nfurnished to do so, subject to the following conditions:\n\nThe above copyright notice and this permission notice shall be included in all\ncopies or substantial portions of the Software.\n\nTHE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR\nIMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,\nFITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT.\n`;
-
-/**
- * Writes the corpus: an app with 684 packages in node_modules (some scoped,
- * some nested in another's node_modules, 40 `.bin` symlinks), 27,429 files in
- * 2,784 directories, file sizes log-normal around a ~790 B median, plus a few
- * large bundles, a source map and a binary addon: 160.0 MB of data in all,
- * the shape of the app in perf-baselines.md (27,477 files, 2,611 dirs, 40
- * symlinks, 160.7 MB, median 742 B).
- */
-function generateCorpus(root: string): void {
-  const g = new TextGen(20240101);
-  const PACKAGES = 684;
-  const TARGET_FILES = 27_400;
-  const TARGET_BYTES = 160_000_000;
-  const app = root;
-  fs.mkdirSync(path.join(app, 'src'), { recursive: true });
-  fs.mkdirSync(path.join(app, 'node_modules', '.bin'), { recursive: true });
-  let bytes = 0;
-  const put = (rel: string, data: Buffer | string, mode = 0o644): void => {
-    const p = path.join(app, rel);
-    fs.writeFileSync(p, data, { mode });
-    bytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-  };
-  const appVocab = g.vocabulary(120);
-  put('package.json', JSON.stringify({ name: 'bench-app', version: '1.0.0', main: 'src/index.js', dependencies: {} }, null, 2) + '\n');
-  put('Procfile', 'web: node src/index.js\n');
-  for (let i = 0; i < 30; i++) put(`src/${g.ident()}${i}.js`, g.js(800 + g.int(6000), appVocab));
-
-  // Files per package: heavy-tailed (a few packages like typescript or lodash
-  // hold thousands of files, most a handful). Weights ~ 1/u^0.9, normalised.
-  const weights = Array.from({ length: PACKAGES }, () => 1 / Math.pow(0.02 + g.int(1000) / 1000, 0.9));
-  const wsum = weights.reduce((a, b) => a + b, 0);
-  const names: string[] = [];
-  const sizeOf = (): number => Math.min(1_500_000, Math.max(0, Math.round(750 * Math.exp(1.85 * gauss(g)))));
-  const large: string[] = [];
-  for (let p = 0; p < PACKAGES; p++) {
-    let name = `${g.word()}-${g.word()}${p}`;
-    if (g.chance(0.15)) name = `@${g.word()}/${name}`;
-    // ~5% are nested under another package's own node_modules.
-    const nested = p > 10 && g.chance(0.05) ? `${names[g.int(names.length)]}/node_modules/` : '';
-    const pkgDir = `node_modules/${nested}${name}`;
-    names.push(name);
-    const vocab = g.vocabulary(150);
-    // Directories: lib/ or dist/{cjs,esm}/ and sometimes a few more levels.
-    const dirs = ['', 'lib/', ...(g.chance(0.25) ? ['dist/', 'dist/cjs/', 'dist/esm/'] : []), ...(g.chance(0.3) ? ['types/'] : [])];
-    const extra = g.int(3) - (g.chance(0.4) ? 1 : 0);
-    for (let i = 0; i < extra; i++) dirs.push(`${g.pick(dirs.filter((d) => d !== ''))}${g.word()}${i}/`);
-    for (const d of dirs) fs.mkdirSync(path.join(app, pkgDir, d), { recursive: true });
-    put(`${pkgDir}/package.json`, JSON.stringify({ name, version: `${1 + g.int(9)}.${g.int(20)}.${g.int(10)}`, description: g.sentence(4, 8), main: 'lib/index.js', license: 'MIT', repository: { type: 'git', url: `git+https://example.invalid/${name}.git` }, keywords: [g.word(), g.word()] }, null, 2) + '\n');
-    put(`${pkgDir}/LICENSE`, MIT);
-    put(`${pkgDir}/README.md`, g.markdown(500 + Math.min(20_000, sizeOf() * 2), name));
-    const n = Math.max(1, Math.round(((weights[p] as number) / wsum) * (TARGET_FILES - 30 - 3 * PACKAGES)));
-    for (let i = 0; i < n; i++) {
-      const d = dirs[1 + g.int(dirs.length - 1)] ?? 'lib/';
-      const size = sizeOf();
-      const r = g.rnd();
-      const base = `${g.word()}${i}`;
-      if (d.startsWith('types/') || r < 0.15) put(`${pkgDir}/${d}${base}.d.ts`, g.dts(size, vocab));
-      else if (r < 0.18) put(`${pkgDir}/${d}${base}.js.map`, g.sourceMap(size, vocab));
-      else if (r < 0.21) put(`${pkgDir}/${d}${base}.md`, g.markdown(size, name));
-      else if (r < 0.212) put(`${pkgDir}/${d}${base}.png`, g.binary(size));
-      else put(`${pkgDir}/${d}${base}.js`, g.js(size, vocab));
-    }
-    if (p < 40) {
-      fs.mkdirSync(path.join(app, pkgDir, 'bin'), { recursive: true });
-      put(`${pkgDir}/bin/cli.js`, '#!/usr/bin/env node\n' + g.js(300 + g.int(2000), vocab).toString(), 0o755);
-      fs.symlinkSync(`../${nested}${name}/bin/cli.js`, path.join(app, 'node_modules/.bin', name.replace(/^@.*\//, '')));
-    }
-    if (p % 120 === 7) large.push(pkgDir);
-  }
-  // The rest of the bytes as a few large files: bundles, a native addon, a big source map.
-  const left = Math.max(0, TARGET_BYTES - bytes);
-  large.forEach((pkgDir, i) => {
-    const share = Math.floor((left - 3_000_000) / (large.length - 1));
-    fs.mkdirSync(path.join(app, pkgDir, 'dist'), { recursive: true });
-    if (i === 1) put(`${pkgDir}/dist/addon.node`, g.binary(3_000_000));
-    else if (i === 2) put(`${pkgDir}/dist/bundle.js.map`, g.sourceMap(share, g.vocabulary(200)));
-    else put(`${pkgDir}/dist/bundle.js`, g.js(share, g.vocabulary(400)));
-  });
-}
-
-/** A standard normal sample (Box–Muller). */
-function gauss(g: TextGen): number {
-  const u = 1 - g.int(2 ** 30) / 2 ** 30;
-  const v = g.int(2 ** 30) / 2 ** 30;
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-}
-
-function ensureCorpus(): string {
-  const dir = path.join(os.tmpdir(), `slugc-bench-corpus-v${CORPUS_VERSION}`);
-  if (fs.existsSync(path.join(dir, '.complete'))) return path.join(dir, 'app');
-  const partial = `${dir}.partial-${process.pid}`;
-  console.log(`Generating the benchmark corpus in ${dir} (once)…`);
-  const t0 = performance.now();
-  fs.rmSync(dir, { recursive: true, force: true });
-  generateCorpus(path.join(partial, 'app'));
-  fs.writeFileSync(path.join(partial, '.complete'), '');
-  fs.renameSync(partial, dir);
-  console.log(`  done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  return path.join(dir, 'app');
-}
-
-/** Counts what the tree holds, to print the corpus shape. */
-function describe(dir: string): { files: number; dirs: number; symlinks: number; bytes: number; median: number } {
-  const sizes: number[] = [];
-  let dirs = 0;
-  let symlinks = 0;
-  const walk = (d: string): void => {
-    for (const name of fs.readdirSync(d)) {
-      const p = `${d}/${name}`;
-      const st = fs.lstatSync(p);
-      if (st.isDirectory()) {
-        dirs++;
-        walk(p);
-      } else if (st.isSymbolicLink()) symlinks++;
-      else if (st.isFile()) sizes.push(st.size);
-    }
-  };
-  walk(dir);
-  sizes.sort((a, b) => a - b);
-  return { files: sizes.length, dirs, symlinks, bytes: sizes.reduce((a, b) => a + b, 0), median: sizes[sizes.length >> 1] ?? 0 };
-}
-
-// ---------------------------------------------------------------------------
-// Measuring.
 
 /** Reads every file once (through a pipe: GNU tar skips reading when the archive is /dev/null itself). */
 function warm(dir: string): void {
-  execFileSync('sh', ['-c', 'tar -cf - -C "$1" . | cat > /dev/null', 'sh', dir], { stdio: 'ignore' });
+  sh('sh', ['-c', 'tar -cf - -C "$1" . | cat > /dev/null', 'sh', dir]);
 }
 
-function shell(script: string, ...args: string[]): (dir: string, out: string) => Promise<Measurement> {
-  return async (dir, out) => {
+/** Runs a shell pipeline as one timed process; peak RSS (the largest process in it) from /usr/bin/time when installed. */
+function shellCase(script: string): Case['run'] {
+  return (dir, out) => {
+    const rss = `${out}.rss`;
+    const argv = timeBin ? [timeBin, '-f', '%M', '-o', rss, 'sh', '-c', script, 'sh', out, dir] : ['sh', '-c', script, 'sh', out, dir];
     const t0 = performance.now();
-    const r = spawnSync('sh', ['-c', script, 'sh', out, dir, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const r = spawnSync(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     const seconds = (performance.now() - t0) / 1000;
     if (r.status !== 0) throw new Error(`${script} failed: ${r.stderr.toString()}`);
-    return { seconds, bytes: fs.statSync(out).size };
+    const maxRssKiB = timeBin ? Number(fs.readFileSync(rss, 'utf8').trim().split('\n').pop()) : undefined;
+    return { seconds, bytes: fs.statSync(out).size, ...(maxRssKiB ? { maxRssKiB } : {}) };
   };
 }
 
-function slugc(level: number): (dir: string, out: string) => Promise<Measurement> {
-  return async (dir, out) => {
-    const self = fileURLToPath(import.meta.url);
+/** A child Node process that loads only the packer (package-child.ts) and packs once. */
+function childCase(spec: (round: number) => Record<string, unknown>): Case['run'] {
+  return (dir, out, round) => {
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [self, '--child-pack', JSON.stringify({ dir, output: out, level })], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`slugc child failed: ${r.stderr}`);
-    const wallSeconds = (performance.now() - t0) / 1000;
-    const rep = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as ChildReport;
-    return { seconds: rep.seconds, wallSeconds, bytes: rep.size, maxRssKiB: rep.maxRssKiB, rssAt: rep.rssAt };
+    const r = spawnSync(process.execPath, [childScript, JSON.stringify({ dir, output: out, mtime: BENCH_MTIME, ...spec(round) })], { encoding: 'utf8' });
+    const seconds = (performance.now() - t0) / 1000;
+    if (r.status !== 0) throw new Error(`child pack failed: ${r.stderr}`);
+    const report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as ChildReport;
+    return { seconds, bytes: report.size, maxRssKiB: report.maxRssKiB, report };
   };
-}
-
-async function npmTar(dir: string, out: string): Promise<Measurement> {
-  const tar = await import('tar');
-  const t0 = performance.now();
-  await tar.c({ gzip: true, portable: true, cwd: dir, file: out }, ['.']);
-  return { seconds: (performance.now() - t0) / 1000, bytes: fs.statSync(out).size };
 }
 
 function onPath(cmd: string): boolean {
@@ -443,77 +115,290 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { dir: { type: 'string' }, runs: { type: 'string', default: '3' }, 'child-pack': { type: 'string' } },
-  });
-  if (values['child-pack'] !== undefined) return childPack(values['child-pack']);
-  const runs = Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
-  const dir = path.resolve(values.dir ?? ensureCorpus());
-  // Flush dirty pages (a freshly generated corpus is still being written
-  // back), which would otherwise slow the first runs.
-  spawnSync('sync');
-  const shape = describe(dir);
-  console.log(
-    `Corpus ${dir}: ${shape.files} files, ${shape.dirs} dirs, ${shape.symlinks} symlinks, ` +
-      `${(shape.bytes / 1e6).toFixed(1)} MB of data, median file ${shape.median} B`,
-  );
-  console.log(`Node ${process.version}, ${os.availableParallelism()} CPUs, ${runs} run(s) each, page cache warmed before every run\n`);
-
-  const cases: Case[] = [{ name: 'tar -czf (GNU, gzip -6)', run: shell('tar -czf "$1" -C "$2" .') }];
-  const hasPigz = onPath('pigz');
-  if (hasPigz) cases.push({ name: 'tar -cf - | pigz -6', run: shell('tar -cf - -C "$2" . | pigz -6 > "$1"') });
-  else console.log('pigz: not installed (skipped)\n');
-  cases.push(
-    { name: 'npm tar c({gzip, portable})', run: npmTar },
-    { name: 'slugc level 6', run: slugc(6) },
-    { name: 'slugc level 1', run: slugc(1) },
-  );
-
-  const outRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-bench-out-'));
-  const results = new Map<string, Measurement[]>(cases.map((c) => [c.name, []]));
+function sha256File(file: string): string {
+  const h = crypto.createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
   try {
-    for (let run = 1; run <= runs; run++) {
+    for (let n = fs.readSync(fd, buf); n > 0; n = fs.readSync(fd, buf)) h.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+/** Names, types, modes, link targets and content hashes of a tree (the root itself left out), one line each. */
+function snapshot(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (rel: string): void => {
+    for (const name of fs.readdirSync(path.join(root, rel))) {
+      const r = rel === '' ? name : `${rel}/${name}`;
+      const abs = path.join(root, r);
+      const st = fs.lstatSync(abs);
+      const mode = (st.mode & 0o7777).toString(8);
+      if (st.isDirectory()) {
+        out.set(r, `dir ${mode}`);
+        walk(r);
+      } else if (st.isSymbolicLink()) out.set(r, `link -> ${fs.readlinkSync(abs)}`);
+      else if (st.isFile()) out.set(r, `file ${mode} ${sha256File(abs)}`);
+      else out.set(r, 'other');
+    }
+  };
+  walk('');
+  return out;
+}
+
+function diffTrees(want: Map<string, string>, got: Map<string, string>): string[] {
+  const diffs: string[] = [];
+  for (const [k, v] of want) if (got.get(k) !== v) diffs.push(`${k}: want ${v}, got ${got.get(k) ?? 'nothing'}`);
+  for (const k of got.keys()) if (!want.has(k)) diffs.push(`${k}: not in the source`);
+  return diffs;
+}
+
+/** Contents of the change file in state `n`: a few lines of app code. */
+function changeContents(n: number): string {
+  return `// Changed by the packaging benchmark (state ${n}).\nmodule.exports = function handler(req, res) {\n  res.end('state ${n}');\n};\n`;
+}
+
+/**
+ * The Node slug tree: fixtures/apps/node-large built once with the CLI (Node
+ * runtime downloads seeded from the test cache when there is one) and
+ * unpacked, kept in os.tmpdir() between runs.
+ */
+function ensureNodeTree(): string {
+  const root = path.join(os.tmpdir(), `slugc-bench-node-slug-v${NODE_TREE_VERSION}`);
+  if (fs.existsSync(path.join(root, '.complete'))) return path.join(root, 'app');
+  const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'bin.js');
+  if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
+  console.log(`Building fixtures/apps/node-large once into ${root}…`);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-bench-node-build-'));
+  try {
+    const cache = path.join(work, 'cache');
+    fs.mkdirSync(cache);
+    const seed = path.join(repoRoot, '.slugc-cache', 'test-cache', 'downloads');
+    if (fs.existsSync(seed)) sh('cp', ['-al', seed, path.join(cache, 'downloads')]);
+    const slug = path.join(work, 'slug.tgz');
+    sh(process.execPath, ['--', cli, 'build', path.join(repoRoot, 'fixtures', 'apps', 'node-large'), '-o', slug, '--cache-dir', cache, '--app', 'bench-pack', '--quiet']);
+    const partial = `${root}.partial-${process.pid}`;
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.mkdirSync(partial, { recursive: true });
+    sh('tar', ['-xzf', slug, '-C', partial]);
+    fs.writeFileSync(path.join(partial, '.complete'), '');
+    fs.renameSync(partial, root);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  return path.join(root, 'app');
+}
+
+const CASES: Case[] = [
+  { id: 'gnu', name: 'tar -czf (GNU, gzip -6)', run: shellCase('tar -czf "$1" -C "$2" .') },
+  { id: 'pigz', name: 'tar -cf - | pigz -6', run: shellCase('tar -cf - -C "$2" . | pigz -6 > "$1"') },
+  { id: 'npm', name: 'npm tar c({gzip, portable})', run: childCase(() => ({ tool: 'npm-tar' })) },
+];
+
+interface Summary {
+  name: string;
+  id: Case['id'];
+  runs: Run[];
+  error?: string;
+}
+
+/** Undone on exit, even on Ctrl-C: the change file put into a tree, the work dir. */
+const cleanups: Array<() => void> = [];
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    for (const undo of cleanups.splice(0).reverse()) undo();
+    process.exit(130);
+  });
+}
+
+async function benchTree(label: string, dir: string, runs: number, work: string): Promise<Summary[]> {
+  const changeFile = path.join(dir, CHANGE_FILE);
+  const original = fs.existsSync(changeFile) ? fs.readFileSync(changeFile) : undefined;
+  const restore = (): void => {
+    if (original !== undefined) fs.writeFileSync(changeFile, original);
+    else fs.rmSync(changeFile, { force: true });
+  };
+  cleanups.push(restore);
+  const warmCache = path.join(work, `${label}-segments`);
+  const outRoot = path.join(work, `${label}-out`);
+  fs.mkdirSync(outRoot);
+  let emptyCaches = 0;
+  const cases: Case[] = [
+    ...CASES.filter((c) => c.id !== 'pigz' || onPath('pigz')),
+    { id: 'cold', name: 'slugc cold, no segment cache', run: childCase(() => ({ tool: 'slugc' })) },
+    { id: 'empty', name: 'slugc cold, empty segment cache', run: childCase(() => ({ tool: 'slugc', segmentCache: path.join(work, `${label}-empty-${emptyCaches++}`) })) },
+    { id: 'warm', name: 'slugc rebuild, app code changed', run: childCase(() => ({ tool: 'slugc', segmentCache: warmCache })) },
+  ];
+  if (!onPath('pigz')) console.log('pigz: not installed (skipped; apt-get install pigz)');
+  const results = new Map<Case['id'], Run[]>(cases.map((c) => [c.id, []]));
+  try {
+    // State 0, then the warm cache's first fill (untimed), from which round 1 is a rebuild after a change.
+    fs.writeFileSync(changeFile, changeContents(0));
+    sh(process.execPath, [childScript, JSON.stringify({ tool: 'slugc', dir, output: path.join(outRoot, 'prime.tgz'), mtime: BENCH_MTIME, segmentCache: warmCache })]);
+    const shape = describeTree(dir);
+    console.log(
+      `\n${label}: ${dir}: ${shape.files} files, ${shape.dirs} dirs, ${shape.symlinks} symlinks, ` +
+        `${(shape.bytes / 1e6).toFixed(1)} MB of data, median file ${shape.median} B`,
+    );
+    for (let round = 1; round <= runs; round++) {
+      const state = round % 2 === 1 ? 1 : 2;
+      fs.writeFileSync(changeFile, changeContents(state));
       for (const c of cases) {
+        spawnSync('sync');
         warm(dir);
-        const outDir = fs.mkdtempSync(path.join(outRoot, 'run-'));
-        const m = await c.run(dir, path.join(outDir, 'slug.tgz'));
-        (results.get(c.name) as Measurement[]).push(m);
-        fs.rmSync(path.join(outDir, 'slug.tgz'), { force: true });
-        console.log(`run ${run}: ${c.name.padEnd(30)} ${m.seconds.toFixed(2)} s  ${(m.bytes / 1e6).toFixed(1)} MB`);
+        const out = path.join(fs.mkdtempSync(path.join(outRoot, `${c.id}-`)), 'out.tgz');
+        const m = { ...c.run(dir, out, round), output: out, state, round };
+        (results.get(c.id) as Run[]).push(m);
+        const extra = m.report?.segments !== undefined ? `  ${m.report.segmentsSpliced}/${m.report.segments} segments spliced (${((m.report.bytesSpliced ?? 0) / 1e6).toFixed(1)} MB)` : '';
+        const rss = m.maxRssKiB ? `  ${((m.maxRssKiB * 1024) / 1e6).toFixed(0)} MB RSS` : '';
+        console.log(`run ${round}: ${c.name.padEnd(34)} ${m.seconds.toFixed(2)} s  ${(m.bytes / 1e6).toFixed(2)} MB${rss}${extra}`);
       }
     }
   } finally {
-    fs.rmSync(outRoot, { recursive: true, force: true });
+    restore();
   }
 
-  const base = results.get(cases[0]?.name ?? '') as Measurement[];
-  const baseTime = median(base.map((m) => m.seconds));
-  const baseSize = median(base.map((m) => m.bytes));
-  console.log('\n| command | median s | output MB | time vs tar -czf | size vs tar -czf | peak RSS |');
-  console.log('|---|---|---|---|---|---|');
-  for (const c of cases) {
-    const ms = results.get(c.name) as Measurement[];
-    const t = median(ms.map((m) => m.seconds));
-    const b = median(ms.map((m) => m.bytes));
-    const rss = ms[0]?.maxRssKiB === undefined ? '' : `${(median(ms.map((m) => m.maxRssKiB ?? 0)) / 1024).toFixed(0)} MiB`;
-    console.log(`| ${c.name} | ${t.toFixed(2)} | ${(b / 1e6).toFixed(1)} | ${(t / baseTime).toFixed(2)}× | ${(b / baseSize).toFixed(3)}× | ${rss} |`);
+  // Verification, after the timed runs (it creates many files).
+  console.log(`\nVerifying ${[...results.values()].flat().length} outputs (gzip -t, unpacked with GNU tar and compared with the source)…`);
+  const summaries: Summary[] = cases.map((c) => ({ name: c.name, id: c.id, runs: results.get(c.id) as Run[] }));
+  const source = new Map<number, Map<string, string>>();
+  const sourceFor = (state: number): Map<string, string> => {
+    let s = source.get(state);
+    if (s === undefined) {
+      fs.writeFileSync(changeFile, changeContents(state));
+      try {
+        s = snapshot(dir);
+      } finally {
+        restore();
+      }
+      source.set(state, s);
+    }
+    return s;
+  };
+  const verifiedStreams = new Map<string, string | undefined>(); // tar stream sha256 -> error
+  for (const s of summaries) {
+    try {
+      for (const r of s.runs) {
+        const gzipT = spawnSync('gzip', ['-t', r.output], { encoding: 'utf8' });
+        if (gzipT.status !== 0 || gzipT.stderr !== '') throw new Error(`gzip -t ${r.output}: ${gzipT.stderr}`);
+        const stream = sh('sh', ['-c', 'gzip -dc "$1" | sha256sum', 'sh', r.output]).split(' ')[0] as string;
+        if (!verifiedStreams.has(stream)) {
+          const dest = fs.mkdtempSync(path.join(work, 'unpacked-'));
+          const x = spawnSync('tar', ['-xzf', r.output, '-C', dest], { encoding: 'utf8' });
+          let error: string | undefined = x.status !== 0 || x.stderr !== '' ? `tar -xzf: ${x.stderr}` : undefined;
+          if (error === undefined) {
+            const top = fs.readdirSync(dest);
+            const root = top.length === 1 && top[0] === 'app' && s.id !== 'gnu' && s.id !== 'pigz' && s.id !== 'npm' ? path.join(dest, 'app') : dest;
+            const diffs = diffTrees(sourceFor(r.state), snapshot(root));
+            if (diffs.length > 0) error = `unpacked tree differs from the source: ${diffs.slice(0, 5).join('; ')}`;
+          }
+          fs.rmSync(dest, { recursive: true, force: true });
+          verifiedStreams.set(stream, error);
+        }
+        const error = verifiedStreams.get(stream);
+        if (error !== undefined) throw new Error(`${r.output}: ${error}`);
+      }
+    } catch (e) {
+      s.error = (e as Error).message;
+    }
   }
-  for (const name of ['slugc level 6', 'slugc level 1']) {
-    const wall = median((results.get(name) as Measurement[]).map((m) => m.wallSeconds ?? 0));
-    console.log(`\n${name}: the time above is the packDirectory call; the child process, Node's startup included, took ${wall.toFixed(2)} s (median)`);
+  // slugc's three outputs of a round are the same bytes.
+  const slugcIds: Case['id'][] = ['cold', 'empty', 'warm'];
+  for (let round = 1; round <= runs; round++) {
+    const shas = slugcIds.map((id) => {
+      const r = summaries.find((s) => s.id === id)?.runs.find((x) => x.round === round);
+      return r ? sha256File(r.output) : '';
+    });
+    if (new Set(shas).size !== 1) {
+      for (const s of summaries) if (slugcIds.includes(s.id)) s.error ??= `round ${round}: slugc outputs differ (${shas.map((x) => x.slice(0, 12)).join(' ')})`;
+    }
   }
-  const s6 = results.get('slugc level 6') as Measurement[];
-  const ratioT = median(s6.map((m) => m.seconds)) / baseTime;
-  const ratioS = median(s6.map((m) => m.bytes)) / baseSize;
-  const rssAt = s6[s6.length - 1]?.rssAt ?? [];
-  console.log(`\nslugc level 6 RSS at 25/50/75/100 % of the input (last run): ${rssAt.map((r) => r.toFixed(0)).join(' / ')} MiB`);
-  const met = ratioT <= 0.55 && ratioS <= 1.03;
-  console.log(
-    `Target (level 6 ≤ 0.55× the time of tar -czf at ≤ 1.03× its size): ${met ? 'MET' : 'NOT MET'} ` +
-      `(${ratioT.toFixed(2)}× time, ${ratioS.toFixed(3)}× size)`,
-  );
+  for (const s of summaries) console.log(`  ${s.name}: ${s.error === undefined ? 'ok' : `FAILED: ${s.error}`}`);
+  fs.rmSync(outRoot, { recursive: true, force: true });
+  return summaries;
+}
+
+function printTable(label: string, summaries: Summary[]): void {
+  const med = (id: Case['id'], f: (r: Run) => number): number | undefined => {
+    const s = summaries.find((x) => x.id === id);
+    return s && s.error === undefined && s.runs.length > 0 ? median(s.runs.map(f)) : undefined;
+  };
+  const pigzT = med('pigz', (r) => r.seconds);
+  const pigzB = med('pigz', (r) => r.bytes);
+  const gnuT = med('gnu', (r) => r.seconds);
+  console.log(`\n${label}: whole processes, medians of ${summaries[0]?.runs.length ?? 0}`);
+  console.log('| command | median s | min–max s | output MB | time vs pigz -6 | time vs tar -czf | size vs pigz -6 | peak RSS |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const s of summaries) {
+    const name = s.name.replace(/\|/g, '\\|');
+    if (s.error !== undefined) {
+      console.log(`| ${name} | (not verified: no figures) | | | | | | |`);
+      continue;
+    }
+    const ts = s.runs.map((r) => r.seconds);
+    const t = median(ts);
+    const b = median(s.runs.map((r) => r.bytes));
+    const rss = s.runs.every((r) => r.maxRssKiB !== undefined) ? `${((median(s.runs.map((r) => r.maxRssKiB as number)) * 1024) / 1e6).toFixed(0)} MB` : '';
+    const ratio = (x: number | undefined) => (x === undefined ? '' : `${(t / x).toFixed(2)}×`);
+    console.log(
+      `| ${name} | ${t.toFixed(2)} | ${Math.min(...ts).toFixed(2)}–${Math.max(...ts).toFixed(2)} | ${(b / 1e6).toFixed(2)} | ${ratio(pigzT)} | ${ratio(gnuT)} | ${pigzB === undefined ? '' : `${(b / pigzB).toFixed(3)}×`} | ${rss} |`,
+    );
+  }
+  const cold = med('cold', (r) => r.seconds);
+  const empty = med('empty', (r) => r.seconds);
+  const warmT = med('warm', (r) => r.seconds);
+  const size = med('cold', (r) => r.bytes);
+  const rss = Math.max(...summaries.filter((s) => ['cold', 'empty', 'warm'].includes(s.id)).flatMap((s) => s.runs.map((r) => r.maxRssKiB ?? 0)));
+  if (pigzT === undefined || pigzB === undefined || cold === undefined || empty === undefined || warmT === undefined || size === undefined) {
+    console.log('Targets: not checked (a case is missing or failed verification)');
+    return;
+  }
+  const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+  console.log(`Targets (issue 14), ${label}:`);
+  console.log(`  rebuild ≥ 3× faster than tar | pigz -6: ${(pigzT / warmT).toFixed(2)}× faster, ${verdict(pigzT / warmT >= 3)}`);
+  console.log(`  cold ≤ 1.0× tar | pigz -6: ${(cold / pigzT).toFixed(2)}× with no segment cache, ${(empty / pigzT).toFixed(2)}× with an empty one, ${verdict(Math.max(cold, empty) <= pigzT)}`);
+  console.log(`  size within 3 % of pigz's: ${((size / pigzB - 1) * 100).toFixed(2)} %, ${verdict(Math.abs(size / pigzB - 1) <= 0.03)}`);
+  console.log(`  peak RSS < 150 MB: ${((rss * 1024) / 1e6).toFixed(0)} MB, ${verdict(rss * 1024 < 150e6)}`);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { dir: { type: 'string' }, runs: { type: 'string', default: '3' }, input: { type: 'string', default: 'all' } },
+  });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
+  const inputs: Array<[string, () => string]> = [];
+  if (values.dir !== undefined) inputs.push([path.basename(path.resolve(values.dir)), () => path.resolve(values.dir as string)]);
+  else {
+    if (values.input === 'corpus' || values.input === 'all') inputs.push(['corpus', ensureCorpus]);
+    if (values.input === 'node' || values.input === 'all') inputs.push(['node-large slug', ensureNodeTree]);
+    if (inputs.length === 0) throw new Error(`--input takes corpus, node or all, got ${values.input}`);
+  }
+  const trees: Array<readonly [string, string]> = [];
+  for (const [label, make] of inputs) {
+    try {
+      trees.push([label, make()]);
+    } catch (e) {
+      if (inputs.length === 1) throw e;
+      console.log(`${label}: skipped, the tree could not be made: ${(e as Error).message.slice(0, 500)}`);
+    }
+  }
+  spawnSync('sync'); // a freshly generated tree is still being written back
+  const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  console.log(`${new Date().toISOString()}  Node ${process.version}, zlib ${process.versions.zlib}, ${os.availableParallelism()} CPUs, ${os.cpus()[0]?.model ?? ''}`);
+  console.log(`load average at start: ${load()}; ${runs} round(s), taking turns; page cache warmed before every run`);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-bench-package-'));
+  cleanups.push(() => fs.rmSync(work, { recursive: true, force: true }));
+  try {
+    const all: Array<[string, Summary[]]> = [];
+    for (const [label, dir] of trees) all.push([label, await benchTree(label, dir, runs, work)]);
+    for (const [label, summaries] of all) printTable(label, summaries);
+    console.log(`\nload average at the end: ${load()}`);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
 }
 
 await main();

@@ -355,6 +355,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         log,
         ...(sde !== undefined ? { sourceDateEpoch: sde } : {}),
         ...(opts.limits ? { limits: opts.limits } : {}),
+        // Compressed segments of the app's last slug: unchanged parts are spliced, not compressed again.
+        ...(noCache ? {} : { segmentCache: path.join(appCacheDir, 'segments') }),
         metadata: {
           process_types: released.processTypes,
           buildpack_provided_description: chosen.map((b) => report.answers.find((a) => a.id === b.id)?.detected ?? b.name).join(', ') || null,
@@ -385,7 +387,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       cache.evicted = pruned.removed.map(({ app: a, buildpack, layer, size }) => ({ app: a, buildpack, layer, size }));
       for (const r of pruned.removed) log.info(`cache: evicted ${r.app}/${r.buildpack}/${r.layer} (${r.why})`);
     }
-    steps.add('package', timings.package);
+    steps.add('package', slug.metadata.timings.package as number);
     if (remote) {
       await steps.time('push', async () => {
         await remote.push(appCacheDir, layers.savedLayers());

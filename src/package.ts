@@ -13,6 +13,7 @@ const packageInputSchema = z.object({
   output: z.string().min(1),
   sourceDateEpoch: z.number().int().nonnegative().optional(),
   limits: z.object({ warnBytes: z.number().positive(), maxBytes: z.number().positive() }).optional(),
+  segmentCache: z.string().min(1).optional(),
   metadata: z.object({ process_types: releaseInfoSchema.shape.processTypes.unwrap(), stack: z.object({ name: z.string().min(1) }) }).loose(),
 });
 
@@ -76,6 +77,12 @@ export interface PackageInput {
   sourceDateEpoch?: number;
   /** Size limits. */
   limits?: SizeLimits;
+  /**
+   * The segment cache dir (see `packDirectory`): compressed segments of the
+   * previous slug, spliced instead of compressed again when their bytes are
+   * unchanged. The slug is the same with or without it.
+   */
+  segmentCache?: string;
   /** The build log. */
   log: Logger;
 }
@@ -88,6 +95,12 @@ export interface PackageOutput {
   metadataPath: string;
   /** The metadata written to slug.json. */
   metadata: SlugMetadata;
+}
+
+/** The timings with the package stage's own milliseconds, also as `steps.package` when steps are reported. */
+function withPackageTime(t: SlugMetadata['timings'], ms: number): SlugMetadata['timings'] {
+  const steps = t.steps;
+  return { ...t, package: ms, ...(steps && typeof steps === 'object' ? { steps: { ...steps, package: ms } } : {}) };
 }
 
 /** The `<name>.json` path beside a `<name>.tgz` (or `.tar.gz`). */
@@ -128,6 +141,7 @@ export async function packageSlug(input: PackageInput): Promise<PackageOutput> {
       dir: input.appDir,
       output,
       mtime: input.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH,
+      ...(input.segmentCache !== undefined ? { segmentCache: input.segmentCache } : {}),
       onProgress: (p) => input.log.progress('package', 'Compressing', p.bytesIn, p.bytesTotal || null),
     });
   } catch (e) {
@@ -139,7 +153,8 @@ export async function packageSlug(input: PackageInput): Promise<PackageOutput> {
   } finally {
     input.log.progressDone('package');
   }
-  input.log.info(`Compressed ${packed.entries} entries (${formatBytes(packed.bytesIn)}) to ${formatBytes(packed.size)} in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+  const reused = packed.segmentsSpliced > 0 ? ` (${formatBytes(packed.bytesSpliced)} reused from ${packed.segmentsSpliced} cached segment${packed.segmentsSpliced > 1 ? 's' : ''})` : '';
+  input.log.info(`Compressed ${packed.entries} entries (${formatBytes(packed.bytesIn)}) to ${formatBytes(packed.size)} in ${((performance.now() - started) / 1000).toFixed(1)}s${reused}`);
   if (packed.size > limits.maxBytes) {
     fs.rmSync(output, { force: true });
     throw new SlugcError('SLUGC_SLUG_TOO_LARGE', `Couldn't keep the slug: ${formatBytes(packed.size)} is too large (max is ${formatBytes(limits.maxBytes)}).`, {
@@ -158,7 +173,7 @@ export async function packageSlug(input: PackageInput): Promise<PackageOutput> {
   }
   const metadata: SlugMetadata = {
     ...input.metadata,
-    timings: { ...input.metadata.timings, package: Math.round(performance.now() - started) },
+    timings: withPackageTime(input.metadata.timings, Math.round(performance.now() - started)),
     checksum: `SHA256:${packed.sha256}`,
     size: packed.size,
     contents: { entries: packed.entries, bytes: packed.bytesIn },

@@ -75,14 +75,35 @@ const USTAR_SAFE = /^[\x20-\x7e]*$/;
  */
 export function encodeHeaderInto(target: Uint8Array, offset: number, fields: TarHeaderFields): boolean {
   validate(fields);
-  const { path, linkpath } = fields;
-  if (!USTAR_SAFE.test(path)) return false;
-  const split = splitUstarPath(path);
+  const split = ustarSplit(fields);
   if (split === undefined) return false;
-  if (linkpath !== undefined && (linkpath.length > LINKNAME_LEN || !USTAR_SAFE.test(linkpath))) return false;
-  if (fields.size > USTAR_MAX_OCTAL_11) return false;
-  writeBlock(target, offset, split.name, split.prefix, fields.mode & 0o7777, fields.size, fields.mtime, TYPEFLAG[fields.type], linkpath ?? '');
+  writeBlock(target, offset, split.name, split.prefix, fields.mode & 0o7777, fields.size, fields.mtime, TYPEFLAG[fields.type], fields.linkpath ?? '');
   return true;
+}
+
+/**
+ * The number of bytes {@link encodeHeader} produces for `fields` (512, or
+ * more with a PAX header), without encoding anything in the common case. The
+ * packer uses it to know each entry's size in the tar stream before writing
+ * it (see the segments in pack.ts).
+ */
+export function tarHeaderSize(fields: TarHeaderFields): number {
+  validate(fields);
+  const { path, linkpath } = fields;
+  // The common case, without the name/prefix split: a short ASCII path (and link target).
+  if (path.length <= NAME_LEN && fields.size <= USTAR_MAX_OCTAL_11 && USTAR_SAFE.test(path) && (linkpath === undefined || (linkpath.length <= LINKNAME_LEN && USTAR_SAFE.test(linkpath)))) {
+    return TAR_BLOCK_SIZE;
+  }
+  return ustarSplit(fields) !== undefined ? TAR_BLOCK_SIZE : encodeHeader(fields).length;
+}
+
+/** The ustar name/prefix split of `fields.path` when a plain ustar header holds every field exactly, else undefined. */
+function ustarSplit(fields: TarHeaderFields): { name: string; prefix: string } | undefined {
+  const { path, linkpath } = fields;
+  if (!USTAR_SAFE.test(path)) return undefined;
+  if (linkpath !== undefined && (linkpath.length > LINKNAME_LEN || !USTAR_SAFE.test(linkpath))) return undefined;
+  if (fields.size > USTAR_MAX_OCTAL_11) return undefined;
+  return splitUstarPath(path);
 }
 
 /**
@@ -207,36 +228,72 @@ function writeBlock(
   typeflag: number,
   linkname: string,
 ): void {
-  b.fill(0, off, off + TAR_BLOCK_SIZE);
-  writeAscii(b, off + NAME_OFF, name);
-  writeOctal(b, off + MODE_OFF, 8, mode);
-  writeOctal(b, off + UID_OFF, 8, 0);
-  writeOctal(b, off + GID_OFF, 8, 0);
-  writeOctal(b, off + SIZE_OFF, 12, size);
-  writeOctal(b, off + MTIME_OFF, 12, mtime);
+  // Every field that is the same in all of an archive's headers comes from a
+  // template, with the sum of its bytes; the checksum (the sum of the block's
+  // bytes, its own field counted as spaces) is then completed as the other
+  // fields are written, rather than read back.
+  const t = template(mtime);
+  b.set(t.block, off);
+  let sum = t.sum;
+  sum += writeAscii(b, off + NAME_OFF, name);
+  sum += writeOctal(b, off + MODE_OFF, 8, mode);
+  sum += writeOctal(b, off + SIZE_OFF, 12, size);
   b[off + TYPEFLAG_OFF] = typeflag;
-  writeAscii(b, off + LINKNAME_OFF, linkname);
-  writeAscii(b, off + MAGIC_OFF, 'ustar\u000000'); // magic "ustar\0", version "00"
-  // uname/gname stay empty (all NUL): no host user names in the slug.
-  writeOctal(b, off + DEVMAJOR_OFF, 8, 0);
-  writeOctal(b, off + DEVMINOR_OFF, 8, 0);
-  writeAscii(b, off + PREFIX_OFF, prefix);
+  sum += typeflag;
+  sum += writeAscii(b, off + LINKNAME_OFF, linkname);
+  sum += writeAscii(b, off + PREFIX_OFF, prefix);
   // The checksum field is 6 octal digits, a NUL and a space, as GNU tar writes it.
-  writeOctal(b, off + CHKSUM_OFF, 7, headerChecksum(b, off));
+  writeOctal(b, off + CHKSUM_OFF, 7, sum);
   b[off + CHKSUM_OFF + 7] = 0x20;
 }
 
-function writeAscii(b: Uint8Array, off: number, s: string): void {
-  for (let i = 0; i < s.length; i++) b[off + i] = s.charCodeAt(i);
+let lastTemplate: { mtime: number; block: Uint8Array; sum: number } | undefined;
+
+/**
+ * The fields every header of an archive shares: uid and gid 0, the mtime,
+ * the magic and version, device numbers 0 (uname/gname stay empty, all NUL:
+ * no host user names in the slug). The checksum field holds spaces only for
+ * the sum; writeBlock overwrites it.
+ */
+function template(mtime: number): { block: Uint8Array; sum: number } {
+  if (lastTemplate?.mtime === mtime) return lastTemplate;
+  const block = new Uint8Array(TAR_BLOCK_SIZE);
+  writeOctal(block, UID_OFF, 8, 0);
+  writeOctal(block, GID_OFF, 8, 0);
+  writeOctal(block, MTIME_OFF, 12, mtime);
+  writeAscii(block, MAGIC_OFF, 'ustar\u000000'); // magic "ustar\0", version "00"
+  writeOctal(block, DEVMAJOR_OFF, 8, 0);
+  writeOctal(block, DEVMINOR_OFF, 8, 0);
+  block.fill(0x20, CHKSUM_OFF, CHKSUM_OFF + 8);
+  let sum = 0;
+  for (const byte of block) sum += byte;
+  block.fill(0, CHKSUM_OFF, CHKSUM_OFF + 8);
+  lastTemplate = { mtime, block, sum };
+  return lastTemplate;
 }
 
-/** Writes `value` as `len - 1` zero-padded octal digits followed by a NUL. */
-function writeOctal(b: Uint8Array, off: number, len: number, value: number): void {
+/** Writes `s` (printable ASCII) and returns the sum of the bytes written. */
+function writeAscii(b: Uint8Array, off: number, s: string): number {
+  let sum = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    b[off + i] = c;
+    sum += c;
+  }
+  return sum;
+}
+
+/** Writes `value` as `len - 1` zero-padded octal digits followed by a NUL; returns the sum of the bytes written. */
+function writeOctal(b: Uint8Array, off: number, len: number, value: number): number {
   let v = value;
+  let sum = 0;
   for (let i = off + len - 2; i >= off; i--) {
-    b[i] = 0x30 + (v % 8);
-    v = Math.floor(v / 8);
+    const c = 0x30 + (v % 8);
+    b[i] = c;
+    sum += c;
+    v = (v - (v % 8)) / 8;
   }
   if (v !== 0) throw new RangeError(`tar: ${value} does not fit a ${len}-byte octal field`);
   b[off + len - 1] = 0;
+  return sum;
 }

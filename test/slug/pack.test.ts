@@ -176,7 +176,8 @@ describe('packDirectory', () => {
     expect(result.entries).toBe(25);
     const files = [...snapshot(app.dir).entries()].filter(([, v]) => v.startsWith('file'));
     expect(result.bytesIn).toBe(files.reduce((n, [k]) => n + fs.statSync(path.join(app.dir, k)).size, 0));
-    expect(Object.keys(result).sort()).toEqual(['bytesIn', 'entries', 'linksOut', 'sha256', 'size']);
+    expect(Object.keys(result).sort()).toEqual(['bytesIn', 'bytesSpliced', 'entries', 'linksOut', 'segments', 'segmentsSpliced', 'sha256', 'size']);
+    expect(result).toMatchObject({ segmentsSpliced: 0, bytesSpliced: 0 });
     expect(result.linksOut.map((l) => l.split(' -> ')[0])).toEqual(['long-link']); // it points out of the packed dir
     expect(fs.readdirSync(path.dirname(output))).toEqual(['slug.tgz']);
   });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { GZIP_CHUNK_SIZE, ParallelGzipWriter, gzipParallel } from '../../src/slug/parallel-gzip.js';
+import { GZIP_CHUNK_SIZE, ParallelGzipWriter, crc32Combine, gzipParallel, type ChunkInfo, type SegmentMode } from '../../src/slug/parallel-gzip.js';
 
 /** Compressible, non-repeating text: what slugs are mostly made of. */
 function text(size: number): Buffer {
@@ -123,5 +123,134 @@ describe('ParallelGzipWriter', () => {
       await writer.close();
     }
     expect(written).toBeGreaterThan(18);
+  });
+});
+
+/** Writes `segments` through a writer, each as a segment with the given mode; returns the gzip bytes and what the sink saw per chunk. */
+async function writeSegments(segments: Array<{ data: Buffer; mode?: SegmentMode }>, threads = 2): Promise<{ gz: Buffer; parts: Array<{ bytes: Buffer; chunk?: ChunkInfo }> }> {
+  const parts: Array<{ bytes: Buffer; chunk?: ChunkInfo }> = [];
+  const writer = new ParallelGzipWriter({ threads, sink: (b, chunk) => parts.push({ bytes: Buffer.from(b), ...(chunk ? { chunk } : {}) }) });
+  try {
+    for (const { data, mode } of segments) {
+      writer.beginSegment(mode);
+      let off = 0;
+      while (off < data.length) {
+        if (writer.room === 0) await writer.next();
+        const n = Math.min(writer.room, data.length - off);
+        writer.buf.set(data.subarray(off, off + n), writer.pos);
+        writer.pos += n;
+        off += n;
+      }
+      await writer.endSegment();
+    }
+    await writer.end();
+  } finally {
+    await writer.close();
+  }
+  return { gz: Buffer.concat(parts.map((p) => p.bytes)), parts };
+}
+
+describe('ParallelGzipWriter segments', () => {
+  const a = text(1_300_000);
+  const b = Buffer.concat([text(2 * GZIP_CHUNK_SIZE + 5000).reverse(), crypto.randomBytes(70_000)]);
+  const c = crypto.randomBytes(40_000);
+
+  it('compresses each segment as if the stream started there: its bytes do not depend on what came before', async () => {
+    const ab = await writeSegments([{ data: a, mode: { tag: 1 } }, { data: b, mode: { tag: 2 } }]);
+    const cb = await writeSegments([{ data: c, mode: { tag: 1 } }, { data: b, mode: { tag: 2 } }]);
+    const only = (r: typeof ab, tag: number) => Buffer.concat(r.parts.filter((p) => p.chunk?.tag === tag).map((p) => p.bytes));
+    expect(only(ab, 2).equals(only(cb, 2))).toBe(true);
+    expect(only(ab, 2).length).toBeGreaterThan(0);
+    // Still one valid gzip member of the whole stream.
+    expect(zlib.gunzipSync(ab.gz).equals(Buffer.concat([a, b]))).toBe(true);
+    expect(zlib.gunzipSync(cb.gz).equals(Buffer.concat([c, b]))).toBe(true);
+    // A segment's bytes are a raw deflate stream of their own (ending with a sync flush): add a final block and they inflate alone.
+    expect(zlib.inflateRawSync(Buffer.concat([only(ab, 2), Buffer.from([3, 0])])).equals(b)).toBe(true);
+  });
+
+  it('gives identical bytes whatever the thread count, and ends with the empty final block before the trailer', async () => {
+    const outs = await Promise.all([1, 2, 3].map((t) => writeSegments([{ data: a }, { data: c }, { data: b }], t)));
+    expect(outs[1]?.gz.equals(outs[0]?.gz as Buffer)).toBe(true);
+    expect(outs[2]?.gz.equals(outs[0]?.gz as Buffer)).toBe(true);
+    const gz = outs[0]?.gz as Buffer;
+    expect([...gz.subarray(gz.length - 10, gz.length - 8)]).toEqual([0x03, 0x00]);
+  });
+
+  it('splices a segment compressed by another writer in place of compressing it, with appendSpliced() keeping the CRC right', async () => {
+    const stored = await writeSegments([{ data: c, mode: { tag: 1 } }, { data: b, mode: { tag: 2 } }]);
+    const bBytes = Buffer.concat(stored.parts.filter((p) => p.chunk?.tag === 2).map((p) => p.bytes));
+    const parts: Buffer[] = [];
+    const writer = new ParallelGzipWriter({ threads: 2, sink: (bytes) => parts.push(Buffer.from(bytes)) });
+    try {
+      writer.beginSegment();
+      writer.buf.set(a.subarray(0, 1000));
+      writer.pos = 1000;
+      await writer.endSegment();
+      await writer.drain();
+      parts.push(bBytes); // what the packer writes through its own sink
+      writer.appendSpliced(zlib.crc32(b), b.length);
+      writer.beginSegment();
+      writer.buf.set(c);
+      writer.pos = c.length;
+      await writer.end();
+    } finally {
+      await writer.close();
+    }
+    const plain = await writeSegments([{ data: a.subarray(0, 1000) }, { data: b }, { data: c }]);
+    expect(Buffer.concat(parts).equals(plain.gz)).toBe(true);
+    expect(zlib.gunzipSync(Buffer.concat(parts)).equals(Buffer.concat([a.subarray(0, 1000), b, c]))).toBe(true);
+  });
+
+  it('hashes a stretch of literal bytes, file ranges and zeros on a worker: SHA-256 per 1 MiB chunk and the CRC32', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-pgz-hash-'));
+    const writer = new ParallelGzipWriter({ threads: 2, sink: () => {} });
+    try {
+      const file = path.join(dir, 'f');
+      const data = text(3 * GZIP_CHUNK_SIZE);
+      fs.writeFileSync(file, data);
+      const literal = Buffer.from('x'.repeat(1500));
+      const pieces = [0, 1000, 1, 0, 5, 2 * GZIP_CHUNK_SIZE + 77, 2, 300, 0, 500, 1, 1, 0, 10];
+      const job = () => ({ literal: new Uint8Array(literal), root: dir, files: 'f\0f', pieces: Float64Array.from(pieces), length: 1000 + 2 * GZIP_CHUNK_SIZE + 77 + 300 + 500 + 10 });
+      const want = Buffer.concat([literal.subarray(0, 1000), data.subarray(5, 5 + 2 * GZIP_CHUNK_SIZE + 77), Buffer.alloc(300), literal.subarray(1000), data.subarray(0, 10)]);
+      const r = await writer.hashStretch(job());
+      const chunks = [0, 1, 2].map((k) => want.subarray(k * GZIP_CHUNK_SIZE, (k + 1) * GZIP_CHUNK_SIZE));
+      expect(r).toEqual({ digests: chunks.map((ch) => crypto.createHash('sha256').update(ch).digest('hex')), crc: zlib.crc32(want), length: want.length });
+      // A pooled Buffer's bytes are copied, not transferred (which would detach the pool).
+      const pooled = Buffer.from('x'.repeat(1500));
+      expect(await writer.hashStretch({ ...job(), literal: pooled })).toEqual(r);
+      expect(pooled.length).toBe(1500);
+      // A file that is missing, or shorter than the range: undefined, and the writer goes on.
+      expect(await writer.hashStretch({ ...job(), files: 'missing\0f' })).toBeUndefined();
+      expect(await writer.hashStretch({ literal: new Uint8Array(0), root: dir, files: 'f', pieces: Float64Array.of(1, 0, data.length - 10, 20), length: 20 })).toBeUndefined();
+      writer.beginSegment();
+      writer.buf.set(literal);
+      writer.pos = literal.length;
+      await writer.end();
+    } finally {
+      await writer.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('combines CRC32s as zlib computes them over the concatenation', () => {
+    for (const [la, lb] of [[0, 0], [5, 0], [0, 9], [1000, 3], [77_777, 1 << 20]] as const) {
+      const x = crypto.randomBytes(la);
+      const y = crypto.randomBytes(lb);
+      expect(crc32Combine(zlib.crc32(x), zlib.crc32(y), lb)).toBe(zlib.crc32(Buffer.concat([x, y])));
+    }
+  });
+
+  it('refuses beginSegment() and appendSpliced() in the middle of a segment', async () => {
+    const writer = new ParallelGzipWriter({ threads: 1, sink: () => {} });
+    try {
+      writer.beginSegment();
+      writer.buf.set(a.subarray(0, 100));
+      writer.pos = 100;
+      expect(() => writer.beginSegment()).toThrow(/inside a segment/);
+      expect(() => writer.appendSpliced(0, 0)).toThrow(/pending/);
+      await writer.end();
+    } finally {
+      await writer.close();
+    }
   });
 });

@@ -5,6 +5,7 @@ import {
   encodeHeaderInto,
   encodePaxRecords,
   headerChecksum,
+  tarHeaderSize,
   tarPadding,
   type TarHeaderFields,
 } from '../../src/slug/tar-writer.js';
@@ -136,6 +137,24 @@ describe('encodeHeaderInto', () => {
     const before = Buffer.from(target);
     expect(encodeHeaderInto(target, 0, file('./app/ü'))).toBe(false);
     expect(target.equals(before)).toBe(true);
+  });
+});
+
+describe('tarHeaderSize', () => {
+  it('is the length encodeHeader gives: 512 for plain ustar, more with a PAX header', () => {
+    const cases: TarHeaderFields[] = [
+      file('./app/a.js'),
+      file(`./app/${'d'.repeat(60)}/${'e'.repeat(50)}/f.txt`),
+      file(`./app/${'n'.repeat(120)}.txt`),
+      file('./app/héllo-🚀.txt'),
+      file('./app/l', { type: 'symlink', size: 0, linkpath: `../${'t'.repeat(120)}` }),
+      file('./app/l', { type: 'symlink', size: 0, linkpath: '../a.txt' }),
+      file('./app/huge', { size: 2 ** 33 }),
+      file('./app/dir/', { type: 'directory', size: 0 }),
+    ];
+    for (const f of cases) expect(tarHeaderSize(f)).toBe(encodeHeader(f).length);
+    expect(tarHeaderSize(cases[0] as TarHeaderFields)).toBe(512);
+    expect(tarHeaderSize(cases[2] as TarHeaderFields)).toBeGreaterThan(512);
   });
 });
 
