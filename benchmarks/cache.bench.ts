@@ -87,8 +87,11 @@ for (let i = 0; i < runs; i++) {
   results.nochange = slugcBuild(src, cache, `nochange-${i}.tgz`);
   fs.appendFileSync(path.join(src, 'server.js'), `// edited ${i}\n`);
   results.code = slugcBuild(src, cache, `code-${i}.tgz`);
-  if (i === 0) sources = { code: copyApp('code-src'), lockfile: '' };
-  fs.cpSync(path.join(src, 'server.js'), path.join(sources!.code, 'server.js'));
+  if (i === 0) {
+    // The first run's edited source, kept for the cold build it is compared with at the end.
+    sources = { code: copyApp('code-src'), lockfile: '' };
+    fs.cpSync(path.join(src, 'server.js'), path.join(sources.code, 'server.js'));
+  }
   addPackage(src);
   results.lockfile = slugcBuild(src, cache, `lockfile-${i}.tgz`);
   if (i === 0) sources!.lockfile = (fs.cpSync(src, path.join(work, 'lockfile-src'), { recursive: true }), path.join(work, 'lockfile-src'));
