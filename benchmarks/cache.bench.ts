@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { median, run, seededCache, sha256, slugcBuild as buildProcess, verifySlug as verify } from './support.js';
+import { median, run, seededCache, sha256, slugcBuild as buildProcess, verifySlug as verify, copyApp as copyAppTo } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -57,11 +57,7 @@ function addPackage(dir: string): void {
   fs.writeFileSync(path.join(dir, 'package-lock.json'), JSON.stringify(lock, null, 2) + '\n');
 }
 
-const copyApp = (name: string) => {
-  const d = path.join(work, name);
-  fs.cpSync(appSrc, d, { recursive: true });
-  return d;
-};
+const copyApp = (name: string) => copyAppTo(appSrc, work, name);
 
 const lockPackages = Object.keys((JSON.parse(fs.readFileSync(path.join(appSrc, 'package-lock.json'), 'utf8')) as { packages: object }).packages).length - 1;
 console.log(`app: ${appSrc} (${lockPackages} packages in package-lock.json), runs: ${runs}, node ${process.version}, ${os.availableParallelism()} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);

@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { median, run, seededCache, sha256, slugcBuild, verifySlug } from './support.js';
+import { median, run, seededCache, sha256, slugcBuild, verifySlug, copyApp as copyAppTo } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -56,11 +56,7 @@ async function startRegistry(): Promise<{ url: string; child: ChildProcess }> {
   throw new Error('docker-registry did not start (is it installed? scripts/setup.sh installs it)');
 }
 
-const copyApp = (name: string) => {
-  const d = path.join(work, name);
-  fs.cpSync(appSrc, d, { recursive: true });
-  return d;
-};
+const copyApp = (name: string) => copyAppTo(appSrc, work, name);
 
 console.log(`app: ${appSrc}, runs: ${runs}, node ${process.version}, ${os.availableParallelism()} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 const registry = await startRegistry();

@@ -55,3 +55,10 @@ export function seededCache(dir: string, seed: string, npmCacheOf?: string): str
   }
   return dir;
 }
+
+/** A copy of the app under `work` (the benchmarks edit copies, never the fixture). */
+export function copyApp(appSrc: string, work: string, name: string): string {
+  const d = path.join(work, name);
+  fs.cpSync(appSrc, d, { recursive: true });
+  return d;
+}

@@ -220,19 +220,23 @@ async function fetchDocumentOnce<T>(url: string, ctx: DocumentContext, requestIn
   timedOut.catch(() => {});
   const aborted = () => new SlugcError('SLUGC_ABORTED', `Couldn't fetch the ${what} ${target}: the build was interrupted.`, { hint: 'Nothing was kept.' });
   const why = (e: unknown) => (e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e));
+  /** The origin did not answer: the cached copy with a warning, else the error. */
+  const unreachable = (e: unknown): T => {
+    if (ctx.signal?.aborted) throw aborted();
+    if (cached) return fallBack(`Couldn't reach ${target} (${why(e)})`);
+    throw new SlugcError('SLUGC_DOWNLOAD_FAILED', `Couldn't fetch the ${what} ${target}: ${why(e)}.`, {
+      hint: 'Check the network, HTTPS_PROXY/NO_PROXY, and the mirror or registry URL.',
+      cause: e,
+      details: { url: target },
+    });
+  };
 
   try {
     let res: Response;
     try {
       res = await Promise.race([fetchUrl(target, ctx.fetch, { ...requestInit, headers: Object.fromEntries(headers.entries()), signal: controller.signal }), timedOut]);
     } catch (e) {
-      if (ctx.signal?.aborted) throw aborted();
-      if (cached) return fallBack(`Couldn't reach ${target} (${why(e)})`);
-      throw new SlugcError('SLUGC_DOWNLOAD_FAILED', `Couldn't fetch the ${what} ${target}: ${why(e)}.`, {
-        hint: 'Check the network, HTTPS_PROXY/NO_PROXY, and the mirror or registry URL.',
-        cause: e,
-        details: { url: target },
-      });
+      return unreachable(e);
     }
     if (res.status === 304 && conditional && cached && same) {
       void res.body?.cancel().catch(() => {});
@@ -256,13 +260,7 @@ async function fetchDocumentOnce<T>(url: string, ctx: DocumentContext, requestIn
     try {
       text = await Promise.race([res.text(), timedOut]);
     } catch (e) {
-      if (ctx.signal?.aborted) throw aborted();
-      if (cached) return fallBack(`Couldn't reach ${target} (${why(e)})`);
-      throw new SlugcError('SLUGC_DOWNLOAD_FAILED', `Couldn't fetch the ${what} ${target}: ${why(e)}.`, {
-        hint: 'Check the network, HTTPS_PROXY/NO_PROXY, and the mirror or registry URL.',
-        cause: e,
-        details: { url: target },
-      });
+      return unreachable(e);
     }
     let doc: T;
     try {
