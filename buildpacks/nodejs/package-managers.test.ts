@@ -120,6 +120,21 @@ describe('yarn 1', () => {
     expect(has(prodOnly, 'node_modules/devtool')).toBe(false);
   });
 
+  it('workspaces: every project installed from the root lockfile, workspace links, installed on every build', async () => {
+    const app = await appWith(
+      TOOLS.yarn1,
+      { workspaces: ['packages/*'], dependencies: { lib: '1.0.0' } },
+      {
+        'packages/lib/package.json': JSON.stringify({ name: 'lib', version: '1.0.0', main: 'index.js', dependencies: { right: '1.0.0' } }),
+        'packages/lib/index.js': "module.exports = 'lib+' + require('right');\n",
+      },
+    );
+    const r = await compile(app);
+    expect(r.log).toMatch(/yarn 1\.22\.\d+ with workspaces: installing on every build/);
+    expect(nodeIn(r.appDir, "console.log(require('lib'))")).toBe('lib+right+left@1.1.0');
+    expect(fs.lstatSync(path.join(r.appDir, 'node_modules', 'lib')).isSymbolicLink()).toBe(true);
+  });
+
   it('a no-change rebuild runs no yarn install; the slug is byte-identical', async () => {
     const app = await appWith(TOOLS.yarn1, { scripts: { start: 'node server.js' }, ...DEPS }, { 'server.js': '' });
     const b = () => runBuild({ app, buildpacks: [nodejsBuildpack], cacheDir, appName: `yarn1-rebuild-${process.pid}`, env: env(), hostEnv: { PATH: process.env.PATH } });
