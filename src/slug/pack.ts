@@ -386,33 +386,37 @@ export async function packDirectory(opts: PackOptions): Promise<PackResult> {
     };
 
     // Which segments to look up: those of at least 1 MiB whose shape the last pack saw.
-    const planned: Planned[] = segments.map((seg) => {
-      if (cache === undefined || seg.tarBytes < SEGMENT_CACHE_MIN_BYTES) return { seg, hinted: false };
-      const structure = cache.structureKey(segmentShape(entries, seg, prefix, mtime));
-      return { seg, structure, hinted: cache.hinted(structure) !== undefined };
-    });
-    // The workers hash hinted segments ahead of the one being written, up to HASH_LOOKAHEAD_BYTES.
+    // Worked out as the lookahead reaches them, so that compressing starts at once.
+    const planned: Planned[] = segments.map((seg) => ({ seg, hinted: false }));
+    const classify = (p: Planned): void => {
+      if (cache === undefined || p.seg.tarBytes < SEGMENT_CACHE_MIN_BYTES) return;
+      p.structure = cache.structureKey(segmentShape(entries, p.seg, prefix, mtime));
+      p.hinted = cache.hinted(p.structure) !== undefined;
+    };
+    // Segments [current, ahead) are classified, and the hinted ones being hashed by the
+    // workers, ahead of the one being written: HASH_LOOKAHEAD_BYTES of them.
     let ahead = 0;
     let aheadBytes = 0;
     const pump = (current: number): void => {
       for (; ahead < planned.length && (ahead <= current || aheadBytes < HASH_LOOKAHEAD_BYTES); ahead++) {
         const p = planned[ahead] as Planned;
+        classify(p);
+        aheadBytes += p.seg.tarBytes;
         if (!p.hinted) continue;
         const jobs = hashJobs(entries, p.seg, headerSizes, fieldsOf);
         p.hashing = Promise.all(jobs.map((job) => writer.hashStretch({ ...job, root: dir })));
         p.hashing.catch(() => undefined); // a pack that fails leaves these unread
-        aheadBytes += p.seg.tarBytes;
       }
     };
 
     let nextTag = 1;
     for (let i = 0; i < planned.length; i++) {
+      if (i > 0) aheadBytes -= (planned[i - 1] as Planned).seg.tarBytes;
       pump(i);
       const p = planned[i] as Planned;
       if (p.hashing !== undefined) {
         const results = await p.hashing;
         p.hashing = undefined;
-        aheadBytes -= p.seg.tarBytes;
         if (await spliceIfCached(p, results)) continue;
       }
       const tag = nextTag++;
