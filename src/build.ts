@@ -7,6 +7,7 @@ import { boundTrash, moveToTrash } from './fs/trash.js';
 import { RemoteLayerCache, parseRemoteCacheUrl, type RemoteLayerReport } from './cache/remote/index.js';
 import { z } from 'zod';
 import { prepareBuildDir } from './build-dir.js';
+import { APP_DIR_INVALID, buildsFromRoot, checkAppBase, normalizeAppBase, rerootBuildDir } from './app-base.js';
 import { isBuildpack, type Buildpack } from './buildpack.js';
 import { compile, type CompileOutput } from './compile.js';
 import { detect, detectFailure, type DetectReport } from './detect.js';
@@ -31,6 +32,15 @@ import { appNamespace, parseSize, pruneCache } from './cache/manage.js';
 export interface BuildOptions {
   /** The app's source dir; only read, never modified. */
   sourceDir: string;
+  /**
+   * The app's subdirectory of `sourceDir` (a repo), for an app in a monorepo:
+   * `packages/web`. Buildpacks that declare `workspaces` (Node.js) build it
+   * from the repo root, the whole repo in the slug and every process starting
+   * in the app's dir; with others the subdirectory alone is the app (as
+   * Heroku's `APP_BASE`). Default: the `APP_BASE` config var, else the source
+   * dir itself.
+   */
+  appBase?: string;
   /** Where slug.tgz goes (parent dirs created); slug.json is written beside it. Default `./slug.tgz`. */
   output?: string;
   /** Buildpacks to run, in order: objects, or ids of `builtins` (`heroku/nodejs`), dirs and URLs of classic buildpacks. Default: auto-detect over `builtins`. */
@@ -124,6 +134,7 @@ export const DEFAULT_CACHE_MAX_BYTES = 10 * 1024 ** 3;
 const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'expected a function');
 const optionsSchema = z.object({
   sourceDir: z.string().min(1),
+  appBase: z.string().optional(),
   output: z.string().min(1).optional(),
   buildpacks: z.array(z.union([z.string().min(1), z.custom<Buildpack>(isBuildpack, 'expected a buildpack object { id, name, detect, compile }')])).optional(),
   builtins: z.array(z.custom<Buildpack>(isBuildpack, 'expected a buildpack object { id, name, detect, compile }')).optional(),
@@ -230,6 +241,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const noCache = Boolean(opts.noCache);
   const sde = opts.sourceDateEpoch ?? parseSourceDateEpoch(hostEnv.SOURCE_DATE_EPOCH);
   const config = opts.env ?? {};
+  const baseFrom = opts.appBase !== undefined ? '--app-dir' : 'the APP_BASE config var';
+  const base = normalizeAppBase(opts.appBase ?? config.APP_BASE, baseFrom);
   log.redact(Object.entries(config).filter(([k]) => SECRET_NAME_PATTERN.test(k)).map(([, v]) => v));
 
   checkOutput(output, sourceDir);
@@ -242,12 +255,14 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   // build dir for the caller), a fresh temp dir.
   const scratch = noCache || opts.keepBuildDir ? fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-')) : undefined;
   const cacheRoot = noCache ? path.join(scratch!, 'cache') : path.resolve(opts.cacheDir ?? defaultCacheDir(hostEnv));
-  const app = appNamespace(sourceDir, opts.app ?? config.SLUGC_APP ?? hostEnv.SLUGC_APP);
+  // Each app of a monorepo has a cache namespace of its own.
+  const app = appNamespace(path.join(sourceDir, base), opts.app ?? config.SLUGC_APP ?? hostEnv.SLUGC_APP);
   const appCacheDir = path.join(cacheRoot, 'apps', app);
   const maxSetting = config.SLUGC_CACHE_MAX_SIZE ?? hostEnv.SLUGC_CACHE_MAX_SIZE;
   const cacheMaxBytes = opts.cacheMaxBytes ?? (maxSetting ? parseSize(maxSetting) : null) ?? DEFAULT_CACHE_MAX_BYTES;
   let work = scratch ?? '';
   let appDir = '';
+  let projectDir = '';
   let tmpDir = '';
   const controller = new AbortController();
   const onAbort = () => controller.abort();
@@ -295,8 +310,14 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       const prep = prepareBuildDir(sourceDir, appDir, { exclude: [output, metadataPathFor(output), cacheRoot] });
       if (prep.droppedPatterns.length) log.warn(`.slugignore: negation is not supported, ignored: ${prep.droppedPatterns.join(', ')}`);
       if (prep.ignored.length) log.info(`.slugignore left out ${prep.ignored.length} path${prep.ignored.length > 1 ? 's' : ''}`);
+      checkAppBase(sourceDir, base, baseFrom);
+      projectDir = path.join(appDir, base);
+      if (base && !fs.existsSync(projectDir)) {
+        throw new SlugcError(APP_DIR_INVALID, `Couldn't use ${base} (${baseFrom}) as the app dir: .slugignore leaves it out.`, { hint: 'Remove the .slugignore line that matches it.', details: { appDir: base, from: baseFrom } });
+      }
+      if (base) log.info(`App dir: ${base} (${baseFrom})`);
       // Fail fast on a broken Procfile, before a long compile.
-      readProcfile(appDir);
+      readProcfile(projectDir);
     });
     const env = buildEnv({ appDir, stack, commit, config, hostEnv, log, buildId: lock?.id ?? crypto.randomBytes(8).toString('hex') });
     const fetchFn = opts.fetch ?? defaultFetch(hostEnv);
@@ -306,10 +327,10 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const metadata = metadataSettings({ SLUGC_METADATA_TTL: config.SLUGC_METADATA_TTL ?? hostEnv.SLUGC_METADATA_TTL, SLUGC_METADATA_TIMEOUT_MS: config.SLUGC_METADATA_TIMEOUT_MS ?? hostEnv.SLUGC_METADATA_TIMEOUT_MS });
     let candidates: Buildpack[] = [];
     const report = await timed('detect', async () => {
-      const plan = await planBuildpacks(appDir, opts.buildpacks, { cacheRoot, fetch: fetchFn, log, offline, ...(mirror ? { mirror } : {}), cwd: process.cwd(), builtins: opts.builtins ?? [] });
+      const plan = await planBuildpacks(projectDir, opts.buildpacks, { cacheRoot, fetch: fetchFn, log, offline, ...(mirror ? { mirror } : {}), cwd: process.cwd(), builtins: opts.builtins ?? [] });
       candidates = plan.buildpacks;
       if (plan.source === 'app.json' || plan.source === '.buildpacks') log.info(`Buildpacks from ${plan.source}: ${candidates.map((b) => b.id).join(', ')}`);
-      const r = await detect({ appDir, buildpacks: candidates, explicit: plan.explicit, ...(plan.source !== 'auto' ? { source: plan.source } : {}), stack, env, log, configVars: config });
+      const r = await detect({ appDir, projectDir, buildpacks: candidates, explicit: plan.explicit, ...(plan.source !== 'auto' ? { source: plan.source } : {}), stack, env, log, configVars: config });
       for (const w of r.warnings) log.warn(w);
       const failure = detectFailure(r);
       if (failure) throw failure;
@@ -319,6 +340,14 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     for (const bp of chosen) {
       const a = report.answers.find((x) => x.id === bp.id);
       log.step(`${a?.detected ?? bp.name} app detected (${bp.id}: ${a?.reason ?? 'chosen'})`);
+    }
+    if (base && buildsFromRoot(chosen)) {
+      log.info(`App dir ${base}: built from the repo root (${chosen.map((b) => b.id).join(', ')}: workspaces); the whole repo is in the slug and every process starts in ${base}`);
+    } else if (base) {
+      // As Heroku's APP_BASE: the subdirectory alone is the app.
+      rerootBuildDir(appDir, base, path.join(appCacheDir, 'trash'));
+      projectDir = appDir;
+      log.info(`App dir ${base}: built on its own (${chosen.filter((b) => !b.workspaces).map((b) => b.id).join(', ')} build${chosen.filter((b) => !b.workspaces).length > 1 ? '' : 's'} an app alone); the rest of the repo is not in the slug`);
     }
     if (mirror) log.info(`Runtime mirror: ${mirror}`);
     if (offline) log.info('Offline: only the cache and the mirror are used');
@@ -337,12 +366,12 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       ...(mirror ? { mirror } : {}),
     });
     const compiled = await timed('compile', () =>
-      compile({ appDir, buildpacks: chosen, env, stack, cacheRoot, appCacheDir, layers, tmpDir, fetch: fetchFn, log, signal: controller.signal, runtimes, configVars: config, steps, ...(opts.exec ? { exec: opts.exec } : {}) }),
+      compile({ appDir, projectDir, buildpacks: chosen, env, stack, cacheRoot, appCacheDir, layers, tmpDir, fetch: fetchFn, log, signal: controller.signal, runtimes, configVars: config, steps, ...(opts.exec ? { exec: opts.exec } : {}) }),
     );
     const releaseEnv = { ...env, ...compiled.exportedEnv };
     const released = await timed('release', async () => {
       log.step('Discovering process types');
-      const r = await release({ appDir, buildpacks: chosen, stack, env: releaseEnv, log, configVars: config });
+      const r = await release({ appDir, projectDir, buildpacks: chosen, stack, env: releaseEnv, log, configVars: config });
       const names = Object.keys(r.processTypes);
       log.info(names.length ? `Process types: ${names.map((n) => `${n} (${r.processTypeSources[n]})`).join(', ')}` : 'No process types: add a Procfile naming the command that starts each process (e.g. `web: <command> --port $PORT`), or use a buildpack that offers defaults.');
       return r;

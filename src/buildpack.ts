@@ -18,6 +18,13 @@ export interface Detection {
 export interface BaseContext {
   /** The build dir: a copy of the source, which becomes the slug's `/app`. */
   appDir: string;
+  /**
+   * The app's own dir, where its manifest and Procfile are: `appDir` itself,
+   * except for an app in a subdirectory of its repo (`--app-dir`) built by a
+   * buildpack that declares `workspaces`: then `appDir` holds the whole repo
+   * (install at the workspace root) and this is the app's subdirectory of it.
+   */
+  projectDir: string;
   /** The stack the slug will run on, e.g. `debian-12` or `heroku-24`. */
   stack: string;
   /** The build env: config vars plus what earlier buildpacks exported (and, in compile, what this one exported so far), frozen. */
@@ -88,6 +95,14 @@ export interface Buildpack {
   name: string;
   /** Other ids that select this buildpack, e.g. `heroku/nodejs`. */
   aliases?: string[];
+  /**
+   * Builds an app in a subdirectory of its repo from the repo's root (npm,
+   * yarn and pnpm workspaces): with `--app-dir`, the build dir keeps the
+   * whole repo and `ctx.projectDir` is the app's dir. Without it, such an
+   * app is built alone (the subdirectory becomes the build dir, as with
+   * Heroku's `APP_BASE`).
+   */
+  workspaces?: boolean;
   /** Says whether the buildpack applies, and why. Must not throw for "no". */
   detect(ctx: DetectContext): Promise<Detection>;
   /** Installs the runtime and dependencies into the app dir. */

@@ -16,6 +16,8 @@ import { StepTimer } from './timings.js';
 export interface CompileInput {
   /** The build dir. */
   appDir: string;
+  /** The app's own dir inside it with `--app-dir` (default `appDir`). */
+  projectDir?: string;
   /** The buildpacks to run, in order. */
   buildpacks: Buildpack[];
   /** The build env every buildpack starts from. */
@@ -75,6 +77,7 @@ export async function compile(input: CompileInput): Promise<CompileOutput> {
     fs.mkdirSync(cacheDir, { recursive: true });
     const ctx: CompileContext = {
       appDir: input.appDir,
+      projectDir: input.projectDir ?? input.appDir,
       stack: input.stack,
       // Live: what this buildpack exported so far is in it (a second runtime's PATH builds on the first's).
       get env() {

@@ -1,3 +1,4 @@
+import { detectDirs } from './app-base.js';
 import type { Buildpack, DetectContext } from './buildpack.js';
 import { SlugcError, errorMessage } from './errors.js';
 import type { Logger } from './log.js';
@@ -34,6 +35,8 @@ export interface DetectReport {
 export interface DetectInput {
   /** The build dir. */
   appDir: string;
+  /** The app's own dir with `--app-dir` (default `appDir`); buildpacks without `workspaces` see it as their `appDir`. */
+  projectDir?: string;
   /** The candidates, in order. */
   buildpacks: Buildpack[];
   /** True when the user chose these buildpacks: then each must apply and all of them run. */
@@ -57,10 +60,11 @@ export interface DetectInput {
  * report is a value even when nothing applies (`selected` is then empty).
  */
 export async function detect(input: DetectInput): Promise<DetectReport> {
-  const ctx: DetectContext = { appDir: input.appDir, stack: input.stack, env: input.env, log: input.log, configVars: input.configVars ?? {} };
+  const projectDir = input.projectDir ?? input.appDir;
   const answers: DetectAnswer[] = [];
   parseOrThrow(stageInputSchema, input, 'SLUGC_INVALID_INPUT', "Couldn't run detect: invalid input.", 'Pass { appDir, buildpacks, stack, env, log }.');
   for (const bp of input.buildpacks) {
+    const ctx: DetectContext = { ...detectDirs(bp, input.appDir, projectDir), stack: input.stack, env: input.env, log: input.log, configVars: input.configVars ?? {} };
     try {
       const d = parseOrThrow(detectionSchema, await bp.detect(ctx), 'SLUGC_BUILDPACK_FAILED', `Couldn't use what ${bp.id}'s detect returned:`, 'detect returns { pass: boolean, name?: string, reason: string }.');
       answers.push({ id: bp.id, buildpack: bp.name, pass: d.pass, ...(d.name ? { detected: input.log.scrub(d.name) } : {}), reason: input.log.scrub(d.reason) });

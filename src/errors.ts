@@ -30,7 +30,8 @@ export type CoreErrorCode =
   | 'SLUGC_ABORTED'
   | 'SLUGC_UNSAFE_APP_FILE'
   | 'SLUGC_CONFIG_INVALID'
-  | 'SLUGC_LOCKFILE_CONFLICT';
+  | 'SLUGC_LOCKFILE_CONFLICT'
+  | 'SLUGC_APP_DIR_INVALID';
 
 /**
  * A stable error code: one of the core's, or a buildpack's own (upper case

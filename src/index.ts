@@ -23,6 +23,7 @@ export function build(options: BuildOptions): Promise<BuildResult> {
 export { buildEnv, defaultCacheDir, resolveBuildpacks, validateBuildOptions, DEFAULT_CACHE_MAX_BYTES, type BuildCacheReport, type BuildOptions, type BuildResult } from './build.js';
 export { findBuildpack } from './buildpack-ref.js';
 export { prepareBuildDir, readSlugignore, type PrepareResult } from './build-dir.js';
+export { APP_DIR_INVALID, normalizeAppBase, checkAppBase, processTypesIn } from './app-base.js';
 export { compile, type CompileInput, type CompileOutput } from './compile.js';
 export { detect, detectFailure, type DetectAnswer, type DetectInput, type DetectReport } from './detect.js';
 export { defaultFetch } from './net/download.js';

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { processTypesIn } from './app-base.js';
 import type { Buildpack, ReleaseContext } from './buildpack.js';
 import { wrapBuildpackError } from './compile.js';
 import type { Logger } from './log.js';
@@ -22,6 +24,8 @@ export interface ReleaseOutput {
 export interface ReleaseInput {
   /** The build dir, after compile. */
   appDir: string;
+  /** The app's own dir inside it with `--app-dir` (default `appDir`): its Procfile is read, and every process starts, there. */
+  projectDir?: string;
   /** The buildpacks that compiled the app, in order. */
   buildpacks: Buildpack[];
   /** The stack. */
@@ -39,7 +43,8 @@ export interface ReleaseInput {
  * buildpacks win per key, and the app's Procfile wins over all of them.
  */
 export async function release(input: ReleaseInput): Promise<ReleaseOutput> {
-  const ctx: ReleaseContext = { appDir: input.appDir, stack: input.stack, env: input.env, log: input.log, configVars: input.configVars ?? {} };
+  const projectDir = input.projectDir ?? input.appDir;
+  const ctx: ReleaseContext = { appDir: input.appDir, projectDir, stack: input.stack, env: input.env, log: input.log, configVars: input.configVars ?? {} };
   parseOrThrow(stageInputSchema, input, 'SLUGC_INVALID_INPUT', "Couldn't run release: invalid input.", 'Pass { appDir, buildpacks, stack, env, log }.');
   const out: ReleaseOutput = { processTypes: {}, processTypeSources: {}, configVars: {}, addons: [] };
   for (const bp of input.buildpacks) {
@@ -57,13 +62,15 @@ export async function release(input: ReleaseInput): Promise<ReleaseOutput> {
     Object.assign(out.configVars, info.configVars ?? {});
     for (const a of info.addons ?? []) if (!out.addons.includes(a)) out.addons.push(a);
   }
-  const procfile = readProcfile(input.appDir);
+  const procfile = readProcfile(projectDir);
   if (procfile) {
     for (const [k, v] of Object.entries(procfile)) {
       out.processTypes[k] = v;
       out.processTypeSources[k] = 'Procfile';
     }
   }
+  // An app in a subdirectory of the slug's repo starts there.
+  out.processTypes = processTypesIn(path.relative(input.appDir, projectDir).split(path.sep).join('/'), out.processTypes);
   return out;
 }
 

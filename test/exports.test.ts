@@ -46,11 +46,11 @@ const PINNED = {
   ],
   /** `slugc` is everything in `slugc/sdk` plus these. */
   'slugc (besides slugc/sdk)': [
-      'DEFAULT_CACHE_MAX_BYTES', 'DEFAULT_SIZE_LIMITS', 'DEFAULT_SOURCE_DATE_EPOCH', 'LayerStore', 'PROCESS_TYPE_PATTERN', 'acquireLock',
-      'appNamespace', 'build', 'buildEnv', 'clearCache', 'compile', 'createLogger', 'createRuntimeInstaller', 'defaultCacheDir', 'defaultFetch',
+      'APP_DIR_INVALID', 'DEFAULT_CACHE_MAX_BYTES', 'DEFAULT_SIZE_LIMITS', 'DEFAULT_SOURCE_DATE_EPOCH', 'LayerStore', 'PROCESS_TYPE_PATTERN', 'acquireLock',
+      'appNamespace', 'build', 'buildEnv', 'checkAppBase', 'clearCache', 'compile', 'createLogger', 'createRuntimeInstaller', 'defaultCacheDir', 'defaultFetch',
       'describeKeyChange', 'detect', 'detectArchiveFormat', 'detectFailure', 'extractArchive', 'extractTar', 'findBuildpack', 'hostStack',
-      'inspectSlug', 'listCache', 'metadataPathFor', 'packDirectory', 'packageSlug', 'parseEnvAssignment', 'parseEnvText', 'parseProcfile',
-      'parseSize', 'prepareBuildDir', 'pruneCache', 'readEnvFile', 'readProcfile', 'readSlugignore', 'release', 'resolveBuildpacks',
+      'inspectSlug', 'listCache', 'metadataPathFor', 'normalizeAppBase', 'packDirectory', 'packageSlug', 'parseEnvAssignment', 'parseEnvText', 'parseProcfile',
+      'parseSize', 'prepareBuildDir', 'processTypesIn', 'pruneCache', 'readEnvFile', 'readProcfile', 'readSlugignore', 'release', 'resolveBuildpacks',
       'shellBuildpack', 'slugProcessTypes', 'sourceCommit', 'spawnDyno', 'unpackSlug', 'validateBuildOptions', 'validateMirror',
   ],
   'slugc/testing': [

@@ -21,7 +21,8 @@ import {
   type RegistryConfig,
   type RuntimeArtifact,
 } from 'slugc/sdk';
-import { npmOps, pnpmOps, yarnBerryOps, yarnClassicOps, type PackageManagerOps } from './managers.js';
+import { npmOps, pnpmOps, yarnBerryOps, yarnClassicOps, type PackageManagerOps, type ToolDirs } from './managers.js';
+import { findInstallRoot, inWorkspace } from './workspace.js';
 import { PACKAGE_JSON_INVALID, readPackageJson, type PackageJson } from './package-json.js';
 import { choosePackageManager, normalizeRange, type PackageManagerChoice } from './package-manager.js';
 import { PNPM, YARN_BERRY, YARN_CLASSIC, installTool } from './tools.js';
@@ -50,16 +51,26 @@ export interface NodejsBuildpackOptions {
 
 /** Installs Node and the package manager, the dependencies (cached on the lockfile), runs the build script, prunes devDependencies. */
 export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpackOptions = {}): Promise<void> {
-  const pkg = readPackageJson(ctx.appDir);
-  const pm = choosePackageManager(ctx.appDir, pkg);
-  const registry = registryConfig(ctx.appDir, ctx.env);
+  // The app's own package.json says what it needs (engines, scripts); the package manager runs
+  // where the lockfile is: the app's dir, or in a monorepo the workspace root above it.
+  const pkg = readPackageJson(ctx.projectDir);
+  const root = findInstallRoot(ctx.appDir, ctx.projectDir, pkg);
+  const projectRel = path.relative(ctx.appDir, ctx.projectDir).split(path.sep).join('/');
+  if (root.why) ctx.log.info(`Installing in ${root.rel || 'the repo root'}: ${root.why}`);
+  if (root.dir !== ctx.projectDir && root.workspaces && !inWorkspace(root.workspaces, path.relative(root.dir, ctx.projectDir).split(path.sep).join('/'))) {
+    ctx.log.warn(`${projectRel} is not one of the workspace projects of ${root.rel || 'the repo root'} (${root.workspaces.join(', ') || 'none declared'}): its dependencies may not be installed. Add it to the workspaces.`);
+  }
+  const pm = choosePackageManager(root.dir, root.pkg);
+  const registry = registryConfig(root.dir, ctx.env);
   const defaultMajor = Number(ctx.env.SLUGC_NODEJS_DEFAULT_MAJOR ?? options.defaultNodeMajor ?? DEFAULT_NODE_MAJOR);
   if (!Number.isInteger(defaultMajor) || defaultMajor <= 0) {
     throw new SlugcError('SLUGC_INVALID_INPUT', `Couldn't use SLUGC_NODEJS_DEFAULT_MAJOR=${ctx.env.SLUGC_NODEJS_DEFAULT_MAJOR}: not a major version number.`, { hint: 'Set it to e.g. 22.' });
   }
-  const engine = pkg.engines?.node === undefined ? undefined : normalizeRange(pkg.engines.node);
+  // engines of the app, else of the workspace root.
+  const engines = { ...root.pkg.engines, ...pkg.engines };
+  const engine = engines.node === undefined ? undefined : normalizeRange(engines.node);
   if (engine !== undefined && !semver.validRange(engine) && !/^v?\d+(\.\d+)?$/.test(engine)) {
-    throw new SlugcError(PACKAGE_JSON_INVALID, `Couldn't read engines.node ${JSON.stringify(pkg.engines!.node)}: not a semver range.`, {
+    throw new SlugcError(PACKAGE_JSON_INVALID, `Couldn't read engines.node ${JSON.stringify(engines.node)}: not a semver range.`, {
       hint: 'Use a range such as "20.x", "^22.11.0" or ">=20 <23".',
     });
   }
@@ -86,11 +97,12 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
     }),
     path: NODE_HOME,
     env: { NODE_HOME: '${RUNTIME_DIR}' },
-    extraPath: ['bin', 'node_modules/.bin'],
+    // The app's own bin dirs, and the workspace root's.
+    extraPath: [...new Set([projectRel ? `${projectRel}/bin` : 'bin', ...[projectRel, root.rel].map((d) => (d ? `${d}/node_modules/.bin` : 'node_modules/.bin'))])],
     defaults: { NODE_ENV: 'production' },
     profileD: 'nodejs.sh',
     populate: async (dir, runtime) => {
-      npm = await chooseNpm(ctx, runtime, registry, pkg.engines?.npm === undefined ? undefined : normalizeRange(pkg.engines.npm));
+      npm = await chooseNpm(ctx, runtime, registry, engines.npm === undefined ? undefined : normalizeRange(engines.npm));
       if (npm.artifact) {
         const installed = await ctx.runtimes.install({
           name: 'npm',
@@ -123,8 +135,9 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
   });
   if (ctx.env.NODE_VERBOSE === 'true') ctx.log.info('NODE_VERBOSE=true: package manager output is verbose');
 
-  const workspaces = pm.tool === 'pnpm' ? appFileExists(ctx.appDir, 'pnpm-workspace.yaml') : pm.tool === 'yarn' ? (pkg as Record<string, unknown>).workspaces !== undefined : false;
-  const ops = await packageManagerOps(ctx, pm, { registry, nodeVersion, npmVersion, workspaces });
+  const workspaces = pm.tool === 'pnpm' ? appFileExists(root.dir, 'pnpm-workspace.yaml') : (root.pkg as Record<string, unknown>).workspaces !== undefined;
+  const dirs = { install: root.dir, project: ctx.projectDir };
+  const ops = await packageManagerOps(ctx, dirs, pm, { registry, nodeVersion, npmVersion, workspaces });
   ctx.log.info(`Using ${ops.label}`);
 
   const scripts = pkg.scripts ?? {};
@@ -138,7 +151,8 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
   // pruning: then a rebuild restores the pruned tree and neither installs nor prunes.
   // A build script needs the devDependencies, so then the layer holds the whole install.
   const cachePruned = pm.lockfile !== null && prune && buildScript === null;
-  const lockfiles = [pm.lockfile ?? (tool === 'npm' ? 'package-lock.json' : tool === 'yarn' ? 'yarn.lock' : 'pnpm-lock.yaml')];
+  const inRoot = (f: string) => (root.rel ? `${root.rel}/${f}` : f);
+  const lockfiles = [inRoot(pm.lockfile ?? (tool === 'npm' ? 'package-lock.json' : tool === 'yarn' ? 'yarn.lock' : 'pnpm-lock.yaml'))];
 
   ctx.log.step('Installing dependencies');
   const layered = ops.layerPath !== null && cacheDirectories === null;
@@ -149,7 +163,7 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
     ? null
     : dependencyLayer(ctx, {
         name: 'node_modules',
-        path: ops.layerPath!,
+        path: inRoot(ops.layerPath!),
         lockfiles,
         key: { ...depsKey, contents: cachePruned ? 'production' : 'all' },
         optOut: 'NODE_MODULES_CACHE',
@@ -162,10 +176,11 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
   // copy), only so that a lockfile change can update it instead of installing from nothing.
   const full =
     deps !== null && !deps.hit && cachePruned && ops.update
-      ? dependencyLayer(ctx, { name: 'node_modules_all', path: ops.layerPath!, lockfiles, key: { ...depsKey, contents: 'all' }, optOut: 'NODE_MODULES_CACHE', restore: 'link', share: false, ...stale })
+      ? dependencyLayer(ctx, { name: 'node_modules_all', path: inRoot(ops.layerPath!), lockfiles, key: { ...depsKey, contents: 'all' }, optOut: 'NODE_MODULES_CACHE', restore: 'link', share: false, ...stale })
       : null;
   if (ops.layerPath === null) ctx.log.info(`${ops.label} ${pm.berry && (pm.nodeLinker ?? 'pnp') === 'pnp' ? "with Plug'n'Play" : 'with workspaces'}: installing on every build (its own cache is kept)`);
-  const cachedDirs = cacheDirectories === null ? [] : restoreCacheDirectories(ctx, cacheDirectories, lockfiles, { node: nodeVersion, tool: ops.label });
+  // cacheDirectories name dirs of the app (relative to its own dir).
+  const cachedDirs = cacheDirectories === null ? [] : restoreCacheDirectories(ctx, cacheDirectories.map((d) => (projectRel ? `${projectRel}/${d}` : d)), lockfiles, { node: nodeVersion, tool: ops.label });
   const restored = pm.lockfile !== null && deps !== null && deps.hit;
   if (restored) {
     ctx.log.info(`${pm.lockfile} unchanged: node_modules restored from the cache${cachePruned ? ' (production dependencies, already pruned)' : ''}, ${ops.installCommand} skipped`);
@@ -206,36 +221,37 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
 /** The package manager's operations; installs yarn or pnpm first (a committed `yarnPath` release is used as it is). */
 async function packageManagerOps(
   ctx: CompileContext,
+  dirs: ToolDirs,
   pm: PackageManagerChoice,
   env: { registry: RegistryConfig; nodeVersion: string; npmVersion: string; workspaces: boolean },
 ): Promise<PackageManagerOps> {
-  if (pm.tool === 'npm') return npmOps(ctx, env.npmVersion, pm.lockfile);
+  if (pm.tool === 'npm') return npmOps(ctx, dirs, env.npmVersion, pm.lockfile, env.workspaces);
   const common = { registry: env.registry, nodeVersion: env.nodeVersion, hash: pm.packageManagerHash };
   if (pm.tool === 'pnpm') {
-    const defaultRequest = pnpmDefault(ctx);
+    const defaultRequest = pnpmDefault(dirs.install);
     if (!pm.request) ctx.log.warn(`No pnpm version requested: using ${defaultRequest} (from pnpm-lock.yaml's lockfileVersion); pin one with "packageManager": "pnpm@<version>" in package.json.`);
     const layer = await installTool(ctx, PNPM, { ...common, request: pm.request ?? defaultRequest, requestFrom: pm.requestFrom ?? "pnpm-lock.yaml's lockfileVersion" });
-    return pnpmOps(ctx, layer.runtime.artifact.version, pm, env.workspaces);
+    return pnpmOps(ctx, dirs, layer.runtime.artifact.version, pm, env.workspaces);
   }
   if (!pm.berry) {
     const layer = await installTool(ctx, YARN_CLASSIC, { ...common, request: pm.request ?? '1.x', requestFrom: pm.requestFrom ?? 'the default for yarn.lock' });
-    return yarnClassicOps(ctx, layer.runtime.artifact.version, pm, env.workspaces);
+    return yarnClassicOps(ctx, dirs, layer.runtime.artifact.version, pm, env.workspaces);
   }
   if (pm.yarnPath) {
     // The committed release is the yarn the app was made with: run it, download nothing.
     const fromName = /yarn-(\d+\.\d+\.\d+)[^/]*\.c?js$/.exec(pm.yarnPath)?.[1];
     const version = fromName ?? (pm.request && semver.valid(pm.request) ? pm.request : null);
-    writeYarnPathShim(ctx, pm.yarnPath);
+    writeYarnPathShim(ctx, path.join(dirs.install, pm.yarnPath));
     ctx.log.info(`yarn from yarnPath in .yarnrc.yml: ${pm.yarnPath}`);
-    return yarnBerryOps(ctx, version ?? '4.0.0', pm, env.workspaces);
+    return yarnBerryOps(ctx, dirs, version ?? '4.0.0', pm, env.workspaces);
   }
   const layer = await installTool(ctx, YARN_BERRY, { ...common, request: pm.request ?? '4.x', requestFrom: pm.requestFrom ?? 'the default for yarn 2+ apps' });
-  return yarnBerryOps(ctx, layer.runtime.artifact.version, pm, env.workspaces);
+  return yarnBerryOps(ctx, dirs, layer.runtime.artifact.version, pm, env.workspaces);
 }
 
 /** pnpm's major from pnpm-lock.yaml's lockfileVersion (5.4: pnpm 7, 6.0: pnpm 8, 9.0: pnpm 9 or 10). */
-function pnpmDefault(ctx: CompileContext): string {
-  const text = readAppFile(ctx.appDir, 'pnpm-lock.yaml') ?? '';
+function pnpmDefault(dir: string): string {
+  const text = readAppFile(dir, 'pnpm-lock.yaml') ?? '';
   const v = /^lockfileVersion:\s*['"]?([\d.]+)/m.exec(text)?.[1];
   if (v === undefined) return '10.x';
   const n = Number(v);
@@ -243,10 +259,9 @@ function pnpmDefault(ctx: CompileContext): string {
 }
 
 /** A `yarn` on PATH that runs the committed release with the app's Node (in the build's temp dir: not shipped). */
-function writeYarnPathShim(ctx: CompileContext, yarnPath: string): void {
+function writeYarnPathShim(ctx: CompileContext, target: string): void {
   const bin = path.join(ctx.tmpDir, 'nodejs-yarn-bin');
   fs.mkdirSync(bin, { recursive: true });
-  const target = path.join(ctx.appDir, yarnPath);
   fs.writeFileSync(path.join(bin, 'yarn'), `#!/bin/sh\nexec node ${JSON.stringify(target)} "$@"\n`, { mode: 0o755 });
   ctx.exportEnv({ PATH: `${bin}:${ctx.env.PATH ?? '/usr/bin:/bin'}` });
 }

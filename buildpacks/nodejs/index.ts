@@ -17,6 +17,8 @@ export function createNodejsBuildpack(options: NodejsBuildpackOptions = {}): Bui
     id: 'slugc/nodejs',
     name: 'Node.js',
     aliases: ['heroku/nodejs', 'nodejs'],
+    // npm, yarn and pnpm workspaces: an app in a subdirectory installs at the workspace root.
+    workspaces: true,
     detect: detectNodejs,
     compile: (ctx) => compileNodejs(ctx, options),
     release: releaseNodejs,

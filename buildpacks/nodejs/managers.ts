@@ -5,6 +5,16 @@ import { readConfigFile, resolveAppFile, type CompileContext } from 'slugc/sdk';
 import type { PackageManagerChoice } from './package-manager.js';
 import { pruneDevDependencies } from './prune.js';
 
+/**
+ * Where a package manager works: `install` is the workspace root (where the
+ * lockfile is: installs, updates and prunes run there), `project` the app's
+ * own dir (its scripts run there). The same dir for an app on its own.
+ */
+export interface ToolDirs {
+  install: string;
+  project: string;
+}
+
 /** What the build does with a package manager: install, run scripts, prune. */
 export interface PackageManagerOps {
   /** `npm 10.9.0`, `yarn 4.5.0`, `pnpm 9.12.0`. */
@@ -34,7 +44,8 @@ export interface PackageManagerOps {
 }
 
 /** npm: `npm ci` where it exists (5.7 and later) and a lockfile is committed, `npm install` otherwise or with `USE_NPM_INSTALL=true`. */
-export function npmOps(ctx: CompileContext, version: string, lockfile: string | null): PackageManagerOps {
+export function npmOps(ctx: CompileContext, dirs: ToolDirs, version: string, lockfile: string | null, workspaces = false): PackageManagerOps {
+  const cwd = dirs.install;
   const ci = lockfile !== null && semver.gte(version, '5.7.0') && ctx.env.USE_NPM_INSTALL !== 'true';
   const modern = semver.gte(version, '7.0.0');
   const installArgs = ci ? ['ci'] : ['install'];
@@ -48,6 +59,7 @@ export function npmOps(ctx: CompileContext, version: string, lockfile: string | 
       else if (!lockfile) ctx.log.info('No package-lock.json: npm install (commit one for repeatable builds)');
       else if (!ci) ctx.log.info(`npm ${version} has no npm ci (it came with npm 5.7): npm install`);
       await ctx.exec('npm', [...installArgs, ...devFlags, '--no-audit', '--no-fund'], {
+        cwd,
         hint: ci ? 'If package-lock.json is out of sync with package.json, run `npm install` locally and commit the lockfile.' : 'npm install failed; its output is above.',
       });
     },
@@ -58,10 +70,10 @@ export function npmOps(ctx: CompileContext, version: string, lockfile: string | 
             // against ~12 s for npm ci of 579 packages). It may rewrite the lockfile (key order,
             // `resolved`), so the committed bytes are put back; and when it resolved anything
             // differently, package.json and the lockfile disagree: redo with npm ci, which says so.
-            const file = path.join(ctx.appDir, lockfile);
+            const file = path.join(cwd, lockfile);
             const committed = fs.readFileSync(file);
             ctx.log.info(`Running npm install on the previous node_modules (${lockfile} changed; npm ci would start from nothing)`);
-            await ctx.exec('npm', ['install', ...devFlags, '--no-audit', '--no-fund', '--prefer-offline'], { hint: 'npm install failed; its output is above.' });
+            await ctx.exec('npm', ['install', ...devFlags, '--no-audit', '--no-fund', '--prefer-offline'], { cwd, hint: 'npm install failed; its output is above.' });
             const same = sameResolution(committed.toString('utf8'), fs.readFileSync(file, 'utf8'));
             fs.writeFileSync(file, committed);
             if (!same) ctx.log.info(`npm install resolved differently from ${lockfile}: installing again with npm ci`);
@@ -69,23 +81,25 @@ export function npmOps(ctx: CompileContext, version: string, lockfile: string | 
           },
         }
       : {}),
-    run: (script) => runScript(ctx, 'npm', script),
+    run: (script) => runScript(ctx, dirs.project, 'npm', script),
     async prune() {
       // From the lockfile, without npm: the same result as `npm prune --omit=dev`,
       // and a restored node_modules needs no package manager at all.
-      const pruned = lockfile ? pruneDevDependencies(ctx.appDir) : null;
+      const pruned = lockfile ? pruneDevDependencies(cwd) : null;
       if (pruned) ctx.log.info(`Removed ${pruned.packages.length} devDependenc${pruned.packages.length === 1 ? 'y' : 'ies'}`);
-      else await ctx.exec('npm', ['prune', modern ? '--omit=dev' : '--production', '--no-audit', '--no-fund']);
+      else await ctx.exec('npm', ['prune', modern ? '--omit=dev' : '--production', '--no-audit', '--no-fund'], { cwd });
       return null;
     },
-    layerPath: 'node_modules',
+    // Workspace projects may get node_modules of their own: install on every build.
+    layerPath: workspaces ? null : 'node_modules',
     // Our own prune writes node_modules/.package-lock.json beside and renames it; npm prune (the fallback) is not trusted.
     linkSafeAfterInstall: lockfile !== null,
   };
 }
 
 /** yarn 1: `yarn install --frozen-lockfile`, pruned by a production install; `YARN_PRODUCTION=true` installs production dependencies only. */
-export function yarnClassicOps(ctx: CompileContext, version: string, choice: PackageManagerChoice, workspaces: boolean): PackageManagerOps {
+export function yarnClassicOps(ctx: CompileContext, dirs: ToolDirs, version: string, choice: PackageManagerChoice, workspaces: boolean): PackageManagerOps {
+  const cwd = dirs.install;
   const frozen = choice.lockfile ? ['--frozen-lockfile'] : [];
   const productionOnly = ctx.env.YARN_PRODUCTION === 'true';
   const cacheFolder = path.join(ctx.cacheDir, 'yarn-cache');
@@ -97,13 +111,14 @@ export function yarnClassicOps(ctx: CompileContext, version: string, choice: Pac
       if (!choice.lockfile) ctx.log.info('No yarn.lock: yarn install (commit one for repeatable builds)');
       if (productionOnly) ctx.log.info('YARN_PRODUCTION=true: production dependencies only');
       await ctx.exec('yarn', ['install', ...frozen, `--production=${productionOnly}`, ...common], {
+        cwd,
         hint: choice.lockfile ? 'If yarn.lock is out of date, run `yarn install` locally and commit it.' : 'yarn install failed; its output is above.',
       });
     },
-    run: (script) => runScript(ctx, 'yarn', script),
+    run: (script) => runScript(ctx, dirs.project, 'yarn', script),
     async prune() {
       if (productionOnly) return 'YARN_PRODUCTION=true installed production dependencies only';
-      await ctx.exec('yarn', ['install', ...frozen, '--production=true', '--ignore-scripts', '--prefer-offline', ...common]);
+      await ctx.exec('yarn', ['install', ...frozen, '--production=true', '--ignore-scripts', '--prefer-offline', ...common], { cwd });
       return null;
     },
     layerPath: workspaces ? null : 'node_modules',
@@ -119,12 +134,13 @@ export function yarnClassicOps(ctx: CompileContext, version: string, choice: Pac
  * `yarn workspaces focus --all --production` where the command exists
  * (built into yarn 4; yarn 2 and 3 need the workspace-tools plugin).
  */
-export function yarnBerryOps(ctx: CompileContext, version: string, choice: PackageManagerChoice, workspaces: boolean): PackageManagerOps {
-  const zeroInstall = isAppDir(ctx.appDir, '.yarn/cache');
+export function yarnBerryOps(ctx: CompileContext, dirs: ToolDirs, version: string, choice: PackageManagerChoice, workspaces: boolean): PackageManagerOps {
+  const cwd = dirs.install;
+  const zeroInstall = isAppDir(cwd, '.yarn/cache');
   const env: Record<string, string> = { YARN_ENABLE_TELEMETRY: '0', YARN_ENABLE_GLOBAL_CACHE: 'false', YARN_ENABLE_PROGRESS_BARS: 'false' };
   if (!zeroInstall) env.YARN_CACHE_FOLDER = path.join(ctx.cacheDir, 'yarn-berry-cache');
   const major = semver.major(version);
-  const rc = readConfigFile(ctx.appDir, '.yarnrc.yml', 'yaml') as Record<string, unknown> | null;
+  const rc = readConfigFile(cwd, '.yarnrc.yml', 'yaml') as Record<string, unknown> | null;
   const plugins = Array.isArray(rc?.plugins) ? (rc.plugins as unknown[]).map((p) => (typeof p === 'string' ? p : typeof p === 'object' && p !== null ? String((p as { path?: unknown; spec?: unknown }).spec ?? (p as { path?: unknown }).path ?? '') : '')) : [];
   const canFocus = major >= 4 || plugins.some((p) => /workspace-tools/.test(p));
   const linker = choice.nodeLinker ?? 'pnp';
@@ -134,12 +150,12 @@ export function yarnBerryOps(ctx: CompileContext, version: string, choice: Packa
     async install() {
       if (zeroInstall) ctx.log.info('.yarn/cache is committed (zero-installs): no downloads');
       ctx.log.info(`nodeLinker: ${linker}`);
-      await ctx.exec('yarn', ['install', '--immutable'], { env, hint: 'If yarn.lock is out of date, run `yarn install` locally and commit it.' });
+      await ctx.exec('yarn', ['install', '--immutable'], { cwd, env, hint: 'If yarn.lock is out of date, run `yarn install` locally and commit it.' });
     },
-    run: (script) => runScript(ctx, 'yarn', script, env),
+    run: (script) => runScript(ctx, dirs.project, 'yarn', script, env),
     async prune() {
       if (!canFocus) return `yarn ${version} has no \`yarn workspaces focus\` without the workspace-tools plugin (yarn plugin import workspace-tools)`;
-      await ctx.exec('yarn', ['workspaces', 'focus', '--all', '--production'], { env });
+      await ctx.exec('yarn', ['workspaces', 'focus', '--all', '--production'], { cwd, env });
       return null;
     },
     layerPath: linker === 'pnp' || workspaces ? null : 'node_modules',
@@ -148,7 +164,8 @@ export function yarnBerryOps(ctx: CompileContext, version: string, choice: Packa
 }
 
 /** pnpm: `pnpm install --frozen-lockfile` (devDependencies too, whatever NODE_ENV says), the store in the build cache, pruned with `pnpm prune --prod`. */
-export function pnpmOps(ctx: CompileContext, version: string, choice: PackageManagerChoice, workspaces: boolean): PackageManagerOps {
+export function pnpmOps(ctx: CompileContext, dirs: ToolDirs, version: string, choice: PackageManagerChoice, workspaces: boolean): PackageManagerOps {
+  const cwd = dirs.install;
   // The store in the build cache, for every pnpm command (prune takes no --store-dir, but checks the store's place).
   const store: string[] = [];
   const env = {
@@ -165,11 +182,17 @@ export function pnpmOps(ctx: CompileContext, version: string, choice: PackageMan
     installCommand: `pnpm install ${frozen[0]}`,
     async install() {
       if (!choice.lockfile) ctx.log.info('No pnpm-lock.yaml: pnpm install (commit one for repeatable builds)');
-      await ctx.exec('pnpm', ['install', ...frozen, '--prod=false', ...store], { env, hint: 'If pnpm-lock.yaml is out of date, run `pnpm install` locally and commit it.' });
+      await ctx.exec('pnpm', ['install', ...frozen, '--prod=false', ...store], { cwd, env, hint: 'If pnpm-lock.yaml is out of date, run `pnpm install` locally and commit it.' });
     },
-    run: (script) => runScript(ctx, 'pnpm', script, env),
+    run: (script) => runScript(ctx, dirs.project, 'pnpm', script, env),
     async prune() {
-      await ctx.exec('pnpm', ['prune', '--prod', ...store], { env });
+      if (workspaces) {
+        // pnpm prune does not work across a workspace (pnpm's docs say so: it empties the projects'
+        // node_modules): a production install instead, from the store just filled, no scripts run again.
+        await ctx.exec('pnpm', ['install', ...frozen, '--prod', '--ignore-scripts', '--prefer-offline', '--config.confirmModulesPurge=false', ...store], { cwd, env });
+        return null;
+      }
+      await ctx.exec('pnpm', ['prune', '--prod', ...store], { cwd, env });
       return null;
     },
     layerPath: workspaces ? null : 'node_modules',
@@ -216,7 +239,8 @@ function isAppDir(appDir: string, rel: string): boolean {
   }
 }
 
-async function runScript(ctx: CompileContext, tool: string, name: string, env?: Record<string, string>): Promise<void> {
-  ctx.log.info(`Running ${tool} run ${name}`);
-  await ctx.exec(tool, ['run', name], { ...(env ? { env } : {}), hint: `The "${name}" script in package.json failed; its output is above.` });
+async function runScript(ctx: CompileContext, cwd: string, tool: string, name: string, env?: Record<string, string>): Promise<void> {
+  const where = path.relative(ctx.appDir, cwd);
+  ctx.log.info(`Running ${tool} run ${name}${where ? ` in ${where}` : ''}`);
+  await ctx.exec(tool, ['run', name], { cwd, ...(env ? { env } : {}), hint: `The "${name}" script in package.json failed; its output is above.` });
 }

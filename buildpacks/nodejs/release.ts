@@ -5,10 +5,10 @@ import { readPackageJson, type PackageJson } from './package-json.js';
 export async function releaseNodejs(ctx: ReleaseContext): Promise<ReleaseInfo> {
   let pkg: PackageJson;
   try {
-    pkg = readPackageJson(ctx.appDir);
+    pkg = readPackageJson(ctx.projectDir);
   } catch {
     return {};
   }
-  if (pkg.scripts?.start || appFileExists(ctx.appDir, 'server.js')) return { processTypes: { web: 'npm start' } };
+  if (pkg.scripts?.start || appFileExists(ctx.projectDir, 'server.js')) return { processTypes: { web: 'npm start' } };
   return {};
 }

@@ -4,6 +4,7 @@ import { DEFAULT_CACHE_MAX_BYTES, build, buildEnv, checkOutput, defaultCacheDir,
 import { clearCache, listCache, parseSize, pruneCache, validAppName } from '../cache/manage.js';
 import { RemoteLayerCache, parseRemoteCacheUrl } from '../cache/remote/index.js';
 import { prepareBuildDir } from '../build-dir.js';
+import { APP_DIR_INVALID, checkAppBase, normalizeAppBase } from '../app-base.js';
 import { detect, detectFailure } from '../detect.js';
 import { builtinBuildpacks } from '../../buildpacks/index.js';
 import { parseEnvAssignment, readEnvFile } from '../env-file.js';
@@ -72,7 +73,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   program
     .command('build')
     .description('Build the app in DIR (default .) into a slug.')
-    .argument('[dir]', 'the app source dir', '.')
+    .argument('[dir]', 'the app source dir (with --app-dir: the repo)', '.')
+    .option('--app-dir <path>', "the app's subdirectory of DIR, for an app in a monorepo, e.g. packages/web (default: the APP_BASE config var, else DIR)")
     .option('-o, --output <file>', 'where to write the slug (parent dirs are created)', 'slug.tgz')
     .option('-b, --buildpack <ref>', 'a buildpack to run: built-in id, JS module, classic buildpack dir, .tgz/.zip URL (#sha256=…) or git URL (#ref); repeat for several', collect, [])
     .option('-e, --env <KEY=VALUE>', 'a config var; repeat for several', collect, [])
@@ -87,7 +89,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--cache-max-size <size>', 'cap on cached layers, e.g. 2G (default: $SLUGC_CACHE_MAX_SIZE, else 10G)')
     .option('--json', 'print one JSON result (or error) on stdout; logs go to stderr')
     .option('-q, --quiet', 'print only warnings and errors')
-    .action(async (dir: string, opts: { output: string; buildpack: string[]; env: string[]; envFile?: string; cacheDir?: string; stack?: string; mirror?: string; offline?: boolean; app?: string; cache: boolean; cacheRemote?: string; cacheMaxSize?: string; json?: boolean; quiet?: boolean }) => {
+    .action(async (dir: string, opts: { appDir?: string; output: string; buildpack: string[]; env: string[]; envFile?: string; cacheDir?: string; stack?: string; mirror?: string; offline?: boolean; app?: string; cache: boolean; cacheRemote?: string; cacheMaxSize?: string; json?: boolean; quiet?: boolean }) => {
       json = Boolean(opts.json);
       const logger = makeLogger(Boolean(opts.quiet));
       const buildpacks = await Promise.all(opts.buildpack.map((b) => loadBuildpackArg(b, io.cwd)));
@@ -97,6 +99,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         builtins: builtinBuildpacks,
         signal: controller.signal,
         sourceDir: path.resolve(io.cwd, dir),
+        ...(opts.appDir !== undefined ? { appBase: opts.appDir } : {}),
         output: path.resolve(io.cwd, opts.output),
         env: envFrom(opts),
         logger,
@@ -114,10 +117,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       // Bad flags (--app ../x, --stack ../x, --mirror ftp://x, -o naming a directory or a source file) are usage errors: exit 2, before any work.
       try {
         validateBuildOptions(buildOptions);
+        if (opts.appDir !== undefined) normalizeAppBase(opts.appDir, '--app-dir');
         checkOutput(path.resolve(buildOptions.output!), buildOptions.sourceDir);
         if (opts.cacheRemote) parseRemoteCacheUrl(opts.cacheRemote);
       } catch (e) {
-        if (e instanceof SlugcError && (e.code === 'SLUGC_INVALID_INPUT' || e.code === 'SLUGC_CACHE_REMOTE_INVALID')) throw new SlugcError('SLUGC_USAGE', e.message, { ...(e.hint ? { hint: e.hint } : {}), details: e.details });
+        if (e instanceof SlugcError && (e.code === 'SLUGC_INVALID_INPUT' || e.code === 'SLUGC_CACHE_REMOTE_INVALID' || e.code === APP_DIR_INVALID)) throw new SlugcError('SLUGC_USAGE', e.message, { ...(e.hint ? { hint: e.hint } : {}), details: e.details });
         throw e;
       }
       const onSignal = () => controller.abort();
@@ -141,25 +145,29 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   program
     .command('detect')
     .description("Show every buildpack's answer for the app in DIR, and which would build it.")
-    .argument('[dir]', 'the app source dir', '.')
+    .argument('[dir]', 'the app source dir (with --app-dir: the repo)', '.')
+    .option('--app-dir <path>', "the app's subdirectory of DIR, for an app in a monorepo, e.g. packages/web")
     .option('-b, --buildpack <ref>', 'a buildpack to ask (same forms as for build); repeat for several', collect, [])
     .option('--stack <name>', 'the stack (default: the host)')
     .option('--json', 'print the report as JSON')
-    .action(async (dir: string, opts: { buildpack: string[]; stack?: string; json?: boolean }) => {
+    .action(async (dir: string, opts: { appDir?: string; buildpack: string[]; stack?: string; json?: boolean }) => {
       json = Boolean(opts.json);
       const sourceDir = path.resolve(io.cwd, dir);
+      const base = normalizeAppBase(opts.appDir, '--app-dir');
       const work = fs.mkdtempSync(path.join(os.tmpdir(), 'slugc-detect-'));
       try {
         const appDir = path.join(work, 'app');
         prepareBuildDir(sourceDir, appDir);
+        checkAppBase(sourceDir, base, '--app-dir');
+        const projectDir = path.join(appDir, base);
         const stack = opts.stack ?? hostStack();
         const log = createLogger();
         const loaded = await Promise.all(opts.buildpack.map((b) => loadBuildpackArg(b, io.cwd)));
-        const plan = await planBuildpacks(appDir, loaded, { cacheRoot: defaultCacheDir(io.env), fetch: defaultFetch(io.env), log, cwd: io.cwd, builtins: builtinBuildpacks });
+        const plan = await planBuildpacks(projectDir, loaded, { cacheRoot: defaultCacheDir(io.env), fetch: defaultFetch(io.env), log, cwd: io.cwd, builtins: builtinBuildpacks });
         const candidates = plan.buildpacks;
         const env = buildEnv({ appDir, stack, commit: sourceCommit(sourceDir, io.env), config: {}, hostEnv: io.env, log });
         // Every candidate is asked, so the report shows each answer; an order that was given must all apply.
-        const report = await detect({ appDir, buildpacks: candidates, explicit: plan.explicit, ...(plan.source !== 'auto' ? { source: plan.source } : {}), stack, env, log });
+        const report = await detect({ appDir, projectDir, buildpacks: candidates, explicit: plan.explicit, ...(plan.source !== 'auto' ? { source: plan.source } : {}), stack, env, log });
         if (detectFailure(report)) exitCode = EXIT.failed;
         if (json) {
           io.stdout.write(JSON.stringify({ ok: report.selected.length > 0, ...report }, null, 2) + '\n');

@@ -7,6 +7,7 @@ import * as tar from 'tar';
 import { build } from '../index.js';
 import { buildEnv, type BuildResult } from '../build.js';
 import { prepareBuildDir } from '../build-dir.js';
+import { checkAppBase, normalizeAppBase, rerootBuildDir } from '../app-base.js';
 import type { Buildpack, RuntimeRecord } from '../buildpack.js';
 import { LayerStore } from '../cache/layers.js';
 import { acquireLock } from '../cache/lock.js';
@@ -69,9 +70,11 @@ export function fixtureApp(source: string): TestApp {
 }
 
 /** Asks one buildpack whether it applies to an app. */
-export async function runDetect(buildpack: Buildpack, app: TestApp | string, options: { stack?: string; env?: Record<string, string> } = {}): Promise<DetectAnswer> {
+export async function runDetect(buildpack: Buildpack, app: TestApp | string, options: { stack?: string; env?: Record<string, string>; appBase?: string } = {}): Promise<DetectAnswer> {
   const dir = typeof app === 'string' ? app : app.dir;
-  const report = await detect({ appDir: dir, buildpacks: [buildpack], explicit: false, stack: options.stack ?? hostStack(), env: options.env ?? {}, log: createLogger() });
+  const base = normalizeAppBase(options.appBase, 'appBase');
+  checkAppBase(dir, base, 'appBase');
+  const report = await detect({ appDir: dir, projectDir: path.join(dir, base), buildpacks: [buildpack], explicit: false, stack: options.stack ?? hostStack(), env: options.env ?? {}, log: createLogger() });
   return report.answers[0]!;
 }
 
@@ -100,12 +103,20 @@ export interface RunCompileOptions {
   appName?: string;
   /** Env of the host: proxies and TLS trust reach the build. Default `process.env`. */
   hostEnv?: Record<string, string | undefined>;
+  /**
+   * The app's subdirectory of the source (a repo), as `--app-dir`: a buildpack
+   * that declares `workspaces` gets the whole repo and `ctx.projectDir`, any
+   * other the subdirectory alone.
+   */
+  appBase?: string;
 }
 
 /** What one buildpack's compile did, for assertions; nothing is packaged. */
 export interface CompileRun {
   /** The build dir after compile: look at what the buildpack wrote. Removed by `cleanup()`. */
   appDir: string;
+  /** The app's own dir in it (`appDir`, unless `appBase` was given to a `workspaces` buildpack). */
+  projectDir: string;
   /** The build log. */
   log: string;
   /** Every event. */
@@ -148,15 +159,23 @@ export async function runCompile(buildpack: Buildpack, options: RunCompileOption
   const mirror = options.mirror ? validateMirror(options.mirror) : undefined;
   const signal = new AbortController().signal;
   prepareBuildDir(source, appDir);
+  const base = normalizeAppBase(options.appBase, 'appBase');
+  checkAppBase(source, base, 'appBase');
+  let projectDir = path.join(appDir, base);
+  if (base && !buildpack.workspaces) {
+    rerootBuildDir(appDir, base, path.join(work, 'trash'));
+    projectDir = appDir;
+  }
   const lock = await acquireLock(appCacheDir, { log, signal });
   try {
     const layers = new LayerStore({ root: appCacheDir, appDir, workDir: work, log });
     const env = buildEnv({ appDir, stack, commit: null, config, hostEnv, log, buildId: lock.id });
     const metadata = metadataSettings({ SLUGC_METADATA_TTL: config.SLUGC_METADATA_TTL ?? hostEnv.SLUGC_METADATA_TTL, SLUGC_METADATA_TIMEOUT_MS: config.SLUGC_METADATA_TIMEOUT_MS ?? hostEnv.SLUGC_METADATA_TIMEOUT_MS });
     const runtimes = createRuntimeInstaller({ cacheRoot, fetch: fetchFn, log, stack, ...hostPlatform(), offline: Boolean(options.offline), tmpDir, signal, metadataTtlSeconds: metadata.ttlSeconds, metadataTimeoutMs: metadata.timeoutMs, ...(mirror ? { mirror } : {}) });
-    const out = await compile({ appDir, buildpacks: [buildpack], env, stack, cacheRoot, appCacheDir, layers, tmpDir, fetch: fetchFn, log, signal, runtimes, configVars: config, ...(options.exec ? { exec: options.exec } : {}) });
+    const out = await compile({ appDir, projectDir, buildpacks: [buildpack], env, stack, cacheRoot, appCacheDir, layers, tmpDir, fetch: fetchFn, log, signal, runtimes, configVars: config, ...(options.exec ? { exec: options.exec } : {}) });
     return {
       appDir,
+      projectDir,
       log: log.text(),
       events,
       exportedEnv: out.exportedEnv,
@@ -226,6 +245,8 @@ export interface RunBuildOptions {
   noCache?: boolean;
   /** Env of the host slugc runs on; only proxies, TLS trust (`NODE_EXTRA_CA_CERTS`, ...), npm settings and PATH reach the build. Default `process.env`. */
   hostEnv?: Record<string, string | undefined>;
+  /** The app's subdirectory of `app` (a repo), as `--app-dir packages/web`. */
+  appBase?: string;
 }
 
 /** What a build did, for assertions. */
@@ -284,6 +305,7 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildRun> {
         ...(options.fetch ? { fetch: options.fetch } : {}),
         ...(options.exec ? { exec: options.exec } : {}),
         ...(options.noCache ? { noCache: true } : {}),
+        ...(options.appBase !== undefined ? { appBase: options.appBase } : {}),
       });
     } catch (e) {
       if (e instanceof SlugcError) Object.assign(e, { log: logger.text(), events });

@@ -171,7 +171,8 @@ describe('secrets a classic buildpack echoes', () => {
     const log = createLogger();
     log.redact([secret]);
     const bp = shellBuildpack(classic({ release: `echo "$API_KEY: [unclosed"` }));
-    const err = (await bp.release!({ appDir: tempDir(), stack: 's', env: { PATH: process.env.PATH!, API_KEY: secret }, log }).catch((e: unknown) => e)) as BuildFailure;
+    const dir = tempDir();
+    const err = (await bp.release!({ appDir: dir, projectDir: dir, stack: 's', env: { PATH: process.env.PATH!, API_KEY: secret }, log }).catch((e: unknown) => e)) as BuildFailure;
     expect(JSON.stringify(err.toJSON())).not.toContain(secret);
   });
 });
