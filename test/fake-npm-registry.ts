@@ -69,7 +69,10 @@ export function fakeRegistry(options: FakeRegistryOptions = {}): { fetch: typeof
   }
   const npmDoc = { name: 'npm', versions: {} as Record<string, unknown> };
   for (const [v, engine] of [
+    ['11.3.0', '^20.17.0 || >=22.9.0'],
     ['10.9.0', '^18.17.0 || >=20.5.0'],
+    ['10.8.2', '^18.17.0 || >=20.5.0'],
+    ['10.7.0', '^18.17.0 || >=20.5.0'],
     ['5.6.0', '>=4'],
     ['99.0.0', '>=99'],
   ] as const) {

@@ -23,6 +23,7 @@ import {
 } from 'slugc/sdk';
 import { npmOps, pnpmOps, yarnBerryOps, yarnClassicOps, type PackageManagerOps, type ToolDirs } from './managers.js';
 import { findInstallRoot, inWorkspace } from './workspace.js';
+import { BUNDLED_NPM_TABLE, bundledNpm } from './bundled-npm.js';
 import { PACKAGE_JSON_INVALID, readPackageJson, type PackageJson } from './package-json.js';
 import { choosePackageManager, normalizeRange, type PackageManagerChoice } from './package-manager.js';
 import { PNPM, YARN_BERRY, YARN_CLASSIC, installTool } from './tools.js';
@@ -297,19 +298,40 @@ function restoreCacheDirectories(ctx: CompileContext, dirs: string[], lockfiles:
 }
 
 /**
- * The npm to pair with Node: the one bundled with Node's own tarballs, else
- * `engines.npm`, else the newest npm whose `engines.node` accepts this Node.
+ * The npm to pair with Node, as Heroku picks it: `engines.npm` when set; else
+ * the npm bundled with that Node release: the one in Node's own tarball when
+ * the runtime carries it, else the one slugc's table (bundled-npm-table.ts,
+ * generated from the Node.js release index) names, fetched from the
+ * registry; for a release newer than the table, or an npm the registry does
+ * not have, the newest npm whose `engines.node` accepts this Node, said so.
  */
 async function chooseNpm(ctx: CompileContext, node: InstalledRuntimeResult, registry: RegistryConfig, request: string | undefined): Promise<{ version: string; artifact: RuntimeArtifact | null }> {
-  const bundled = path.join(node.dir, 'lib', 'node_modules', 'npm', 'package.json');
-  if (fs.existsSync(bundled) && !request) {
-    const version = (JSON.parse(fs.readFileSync(bundled, 'utf8')) as { version?: string }).version ?? 'unknown';
-    ctx.log.info(`npm ${version} (bundled with Node ${node.artifact.version})`);
+  const nodeVersion = node.artifact.version;
+  const bundledFile = path.join(node.dir, 'lib', 'node_modules', 'npm', 'package.json');
+  if (fs.existsSync(bundledFile) && !request) {
+    const version = (JSON.parse(fs.readFileSync(bundledFile, 'utf8')) as { version?: string }).version ?? 'unknown';
+    ctx.log.info(`npm ${version} (bundled with Node ${nodeVersion})`);
     return { version, artifact: null };
   }
   const doc = await fetchPackument('npm', registry, ctx.runtimes.context);
-  const pick = resolveNpm(packumentArtifacts(doc, 'npm', ctx.runtimes.context), request, node.artifact.version);
-  ctx.log.info(`npm ${pick.version} (${request ? `engines.npm requests ${JSON.stringify(request)}` : `newest npm whose engines.node accepts Node ${node.artifact.version}`})`);
+  const list = packumentArtifacts(doc, 'npm', ctx.runtimes.context);
+  if (!request) {
+    const bundled = bundledNpm(nodeVersion);
+    const exact = bundled === null ? undefined : list.find((a) => a.version === bundled);
+    if (exact) {
+      ctx.log.info(`npm ${exact.version} (the npm bundled with Node ${nodeVersion})`);
+      return { version: exact.version, artifact: exact };
+    }
+    const pick = resolveNpm(list, undefined, nodeVersion);
+    if (bundled === null) {
+      ctx.log.info(`npm ${pick.version} (newest npm whose engines.node accepts Node ${nodeVersion}: slugc's table of bundled npms knows Node releases up to ${BUNDLED_NPM_TABLE.newestNode}, ${BUNDLED_NPM_TABLE.generated}; pin one with engines.npm)`);
+    } else {
+      ctx.log.warn(`npm ${bundled} (bundled with Node ${nodeVersion}) is not in the registry ${registry.url}: using npm ${pick.version}, the newest whose engines.node accepts Node ${nodeVersion}. Pin one with engines.npm.`);
+    }
+    return { version: pick.version, artifact: pick };
+  }
+  const pick = resolveNpm(list, request, nodeVersion);
+  ctx.log.info(`npm ${pick.version} (engines.npm requests ${JSON.stringify(request)})`);
   return { version: pick.version, artifact: pick };
 }
 

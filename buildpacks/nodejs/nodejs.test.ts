@@ -36,13 +36,13 @@ describe('the Node.js buildpack, against a fake registry', () => {
     const output = r.slugPath;
     expect(r.log).toMatch(/engines.node in package.json requests "22.x"/);
     expect(r.log).toMatch(/newest of 1 matching: 22\.1\.0/);
-    expect(r.log).toMatch(/npm 10\.9\.0 \(newest npm whose engines.node accepts Node 22\.1\.0\)/);
+    expect(r.log).toMatch(/npm 10\.7\.0 \(the npm bundled with Node 22\.1\.0\)/); // as Heroku: not the newest (10.9.0)
     const npmCalls = r.log.split('\n').filter((l) => l.includes('fake-npm')).map((l) => l.trim());
     expect(npmCalls).toEqual(['fake-npm ci --include=dev --no-audit --no-fund', 'fake-npm run build', 'fake-npm prune --omit=dev --no-audit --no-fund']);
     assertProcessType(r, 'web', 'npm start');
     for (const f of ['.heroku/node/bin/node', '.heroku/node/bin/npm', '.profile.d/nodejs.sh', 'node_modules/dep/index.js']) assertSlugContains(r, f);
     assertLogContains(r, /^-----> Pruning devDependencies$/);
-    expect(r.slug.metadata.runtimes.map((x) => `${x.name}@${x.version}`)).toEqual(['node@22.1.0', 'npm@10.9.0']);
+    expect(r.slug.metadata.runtimes.map((x) => `${x.name}@${x.version}`)).toEqual(['node@22.1.0', 'npm@10.7.0']);
     expect(r.slug.metadata.runtimes[0]!.checksum).toMatch(/^sha512-/);
     const entries = spawnSync('tar', ['-tzf', output], { encoding: 'utf8' }).stdout.split('\n');
     expect(entries).toEqual(expect.arrayContaining(['./app/.heroku/node/bin/node', './app/.heroku/node/bin/npm', './app/.heroku/node/lib/node_modules/npm/bin/npm-cli.js', './app/.profile.d/nodejs.sh', './app/node_modules/dep/index.js']));
@@ -96,6 +96,21 @@ describe('the Node.js buildpack, against a fake registry', () => {
       const r = await buildWith(app).run();
       expect(r.log).toMatch(/engines.node in package.json requests ">=20 <21"/);
       expect(r.slug.metadata.runtimes[0]).toMatchObject({ name: 'node', version: '20.19.5' });
+    });
+
+    it('picks the npm bundled with the Node release (from the table), and says what it does when it cannot', async () => {
+      const build = async (node: string, versions: string[]) => {
+        const app = testApp({ 'package.json': pkg({ engines: { node } }), 'package-lock.json': '{}' }).dir;
+        return buildWith(app, fakeRegistry({ nodeVersions: versions })).run();
+      };
+      const node20 = await build('20.x', ['20.19.5']);
+      expect(node20.log).toMatch(/npm 10\.8\.2 \(the npm bundled with Node 20\.19\.5\)/);
+      // The registry (a mirror, say) lacks the bundled npm 10.5.0 of Node 18.20.0: the newest that runs, with a warning.
+      const node18 = await build('18.x', ['18.20.0']);
+      expect(node18.log).toMatch(/npm 10\.5\.0 \(bundled with Node 18\.20\.0\) is not in the registry .*: using npm 10\.9\.0, the newest whose engines\.node accepts Node 18\.20\.0/);
+      // A Node release newer than the table: the newest npm that runs on it, and the table's date in the log.
+      const newer = await build('30.x', ['30.1.0']);
+      expect(newer.log).toMatch(/npm 11\.3\.0 \(newest npm whose engines\.node accepts Node 30\.1\.0: slugc's table of bundled npms knows Node releases up to \d+\.\d+\.\d+, \d{4}-\d\d-\d\d; pin one with engines\.npm\)/);
     });
 
     it('fails as Heroku does when engines.npm names an npm that cannot run on the chosen Node', async () => {
