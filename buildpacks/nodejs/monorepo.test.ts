@@ -5,24 +5,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, runBuild, runCompile, startProcess, tempDir } from 'slugc/testing';
 import { build as slugcBuild } from 'slugc';
 import { nodejsBuildpack } from './index.js';
-import { startNpmRegistry, type NpmRegistry } from '../../test/support/npm-registry-server.js';
+import { useNpmRegistry } from '../../test/support/npm-registry-server.js';
 import { makeLockfile, TOOLS, type NpmToolSpec } from '../../test/support/npm-tools.js';
 
-let registry: NpmRegistry;
-beforeAll(async () => {
-  registry = await startNpmRegistry();
-});
-afterAll(async () => {
-  await registry?.close();
-});
+const loopback = useNpmRegistry();
 afterEach(cleanup);
 
 const cacheDir = process.env.SLUGC_TEST_CACHE!;
-const env = () => ({ npm_config_registry: registry.url });
+const env = () => ({ npm_config_registry: loopback().url });
 
 const SERVER = `const http = require('http');
 http.createServer((req, res) => res.end(require('lib') + ' ' + require('fs').readFileSync('built.txt', 'utf8').trim())).listen(process.env.PORT, '127.0.0.1');
@@ -35,7 +29,7 @@ async function repo(files: Record<string, unknown>, tool: NpmToolSpec | null, lo
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     fs.writeFileSync(path.join(dir, rel), typeof content === 'string' ? content : JSON.stringify(content, null, 2));
   }
-  if (tool) await makeLockfile(tool, path.join(dir, lockDir), registry.url);
+  if (tool) await makeLockfile(tool, path.join(dir, lockDir), loopback().url);
   return dir;
 }
 
@@ -141,6 +135,16 @@ describe('an app in a subdirectory of a monorepo (--app-dir)', () => {
     expect(nodeIn(r.projectDir, "console.log(require('lib'))")).toBe('lib+right+left@1.0.0'); // left deduplicated with admin's pin
     expect(fs.readFileSync(path.join(r.projectDir, 'built.txt'), 'utf8')).toBe('devtool ran built\n');
     expect(fs.existsSync(path.join(r.projectDir, 'node_modules/devtool'))).toBe(false); // pruned
+  });
+
+  it('yarn 1 workspaces: yarn at the root, the build script of the app, pruned, the workspace link kept', async () => {
+    const dir = await repo(workspaceRepo({ workspaces: ['packages/*'] }), TOOLS.yarn1);
+    const r = await runCompile(nodejsBuildpack, { app: dir, appBase: 'packages/web', cacheDir, env: env(), hostEnv: { PATH: process.env.PATH } });
+    expect(r.log).toMatch(/Installing in the repo root: the workspace root's yarn\.lock/);
+    expect(r.log).toMatch(/Running yarn run build in packages\/web/);
+    expect(nodeIn(r.projectDir, "console.log(require('lib'))")).toMatch(/^lib\+right\+left@1\.\d\.0$/);
+    expect(fs.readFileSync(path.join(r.projectDir, 'built.txt'), 'utf8')).toBe('devtool ran built\n');
+    expect(fs.existsSync(path.join(r.appDir, 'node_modules/devtool'))).toBe(false);
   });
 
   it('warns when the app is not one of the workspace projects', async () => {

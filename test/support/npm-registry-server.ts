@@ -12,6 +12,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import zlib from 'node:zlib';
 import semver from 'semver';
+import { afterAll, beforeAll } from 'vitest';
 
 /** A file of a test package: text (mode 0644; 0755 for `bin` targets) or text with a mode. */
 export type NpmTestFile = string | { content: string; mode: number };
@@ -381,4 +382,22 @@ function decodeURIComponentSafe(s: string): string {
   } catch {
     return s;
   }
+}
+
+/**
+ * One loopback registry for a test file: started before its tests, closed
+ * after them; the returned function gives it to the tests.
+ */
+export function useNpmRegistry(options: NpmRegistryOptions = {}): () => NpmRegistry {
+  let registry: NpmRegistry | undefined;
+  beforeAll(async () => {
+    registry = await startNpmRegistry(options);
+  });
+  afterAll(async () => {
+    await registry?.close();
+  });
+  return () => {
+    if (!registry) throw new Error('the loopback npm registry is not started: call useNpmRegistry() at the top of the test file');
+    return registry;
+  };
 }
