@@ -151,7 +151,12 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
   // The layer holds what the slug ships when nothing runs between the install and the
   // pruning: then a rebuild restores the pruned tree and neither installs nor prunes.
   // A build script needs the devDependencies, so then the layer holds the whole install.
-  const cachePruned = pm.lockfile !== null && prune && buildScript === null;
+  // The install runs the package's own install scripts (a postinstall that generates code,
+  // `prisma generate`, patch-package): a build that restores node_modules instead runs them
+  // itself, on the whole install (they may need devDependencies) and on a copy (they may
+  // rewrite installed files).
+  const installScripts = installLifecycle(pm).filter((name) => root.pkg.scripts?.[name]);
+  const cachePruned = pm.lockfile !== null && prune && buildScript === null && installScripts.length === 0;
   const inRoot = (f: string) => (root.rel ? `${root.rel}/${f}` : f);
   const lockfiles = [inRoot(pm.lockfile ?? (tool === 'npm' ? 'package-lock.json' : tool === 'yarn' ? 'yarn.lock' : 'pnpm-lock.yaml'))];
 
@@ -170,7 +175,7 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
         optOut: 'NODE_MODULES_CACHE',
         // Installed trees are only read afterwards: hard links both ways, checked before each
         // restore. Not when the package manager rewrites its own files in place when it prunes.
-        restore: cachePruned || ops.linkSafeAfterInstall ? 'link' : 'copy',
+        restore: cachePruned || (ops.linkSafeAfterInstall && installScripts.length === 0) ? 'link' : 'copy',
         ...(cachePruned ? {} : stale),
       });
   // With the pruned tree cached, the whole install is kept too (build-only, hard links: no
@@ -185,6 +190,10 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
   const restored = pm.lockfile !== null && deps !== null && deps.hit;
   if (restored) {
     ctx.log.info(`${pm.lockfile} unchanged: node_modules restored from the cache${cachePruned ? ' (production dependencies, already pruned)' : ''}, ${ops.installCommand} skipped`);
+    if (installScripts.length) {
+      ctx.log.info(`Running the install scripts of package.json, as ${ops.installCommand} would: ${installScripts.join(', ')}`);
+      for (const name of installScripts) await ctx.time('install', () => ops.run(name, root.dir));
+    }
   } else {
     const previous = full ?? deps;
     const updated = previous?.stale && ops.update ? await ctx.time('install', () => ops.update!()) : false;
@@ -217,6 +226,13 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
     ctx.log.step('Skipping pruning (NODE_ENV is not production, or NPM_CONFIG_PRODUCTION is set)');
   }
   if (scripts['heroku-cleanup']) await ctx.time('build', () => ops.run('heroku-cleanup'));
+}
+
+/** The scripts of the installed package itself that its tool's install runs, in order (npm's docs on lifecycle scripts; yarn 2+ runs no prepare). */
+function installLifecycle(pm: PackageManagerChoice): string[] {
+  if (pm.tool === 'npm') return ['preinstall', 'install', 'postinstall', 'prepublish', 'preprepare', 'prepare', 'postprepare'];
+  if (pm.tool === 'yarn') return pm.berry ? ['preinstall', 'install', 'postinstall'] : ['preinstall', 'install', 'postinstall', 'prepublish', 'prepare'];
+  return ['preinstall', 'install', 'postinstall', 'prepare'];
 }
 
 /** The package manager's operations; installs yarn or pnpm first (a committed `yarnPath` release is used as it is). */

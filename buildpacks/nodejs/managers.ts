@@ -29,8 +29,8 @@ export interface PackageManagerOps {
    * false when it cannot (the caller empties the tree and installs).
    */
   update?(): Promise<boolean>;
-  /** Runs a package.json script. */
-  run(script: string): Promise<void>;
+  /** Runs a package.json script, in the app's dir (or `cwd`). */
+  run(script: string, cwd?: string): Promise<void>;
   /** Removes devDependencies from what the slug ships; returns why it did not, or null. */
   prune(): Promise<string | null>;
   /**
@@ -81,7 +81,7 @@ export function npmOps(ctx: CompileContext, dirs: ToolDirs, version: string, loc
           },
         }
       : {}),
-    run: (script) => runScript(ctx, dirs.project, 'npm', script),
+    run: (script, at) => runScript(ctx, at ?? dirs.project, 'npm', script),
     async prune() {
       // From the lockfile, without npm: the same result as `npm prune --omit=dev`,
       // and a restored node_modules needs no package manager at all.
@@ -115,7 +115,7 @@ export function yarnClassicOps(ctx: CompileContext, dirs: ToolDirs, version: str
         hint: choice.lockfile ? 'If yarn.lock is out of date, run `yarn install` locally and commit it.' : 'yarn install failed; its output is above.',
       });
     },
-    run: (script) => runScript(ctx, dirs.project, 'yarn', script),
+    run: (script, at) => runScript(ctx, at ?? dirs.project, 'yarn', script),
     async prune() {
       if (productionOnly) return 'YARN_PRODUCTION=true installed production dependencies only';
       await ctx.exec('yarn', ['install', ...frozen, '--production=true', '--ignore-scripts', '--prefer-offline', ...common], { cwd });
@@ -152,7 +152,7 @@ export function yarnBerryOps(ctx: CompileContext, dirs: ToolDirs, version: strin
       ctx.log.info(`nodeLinker: ${linker}`);
       await ctx.exec('yarn', ['install', '--immutable'], { cwd, env, hint: 'If yarn.lock is out of date, run `yarn install` locally and commit it.' });
     },
-    run: (script) => runScript(ctx, dirs.project, 'yarn', script, env),
+    run: (script, at) => runScript(ctx, at ?? dirs.project, 'yarn', script, env),
     async prune() {
       if (!canFocus) return `yarn ${version} has no \`yarn workspaces focus\` without the workspace-tools plugin (yarn plugin import workspace-tools)`;
       await ctx.exec('yarn', ['workspaces', 'focus', '--all', '--production'], { cwd, env });
@@ -184,7 +184,7 @@ export function pnpmOps(ctx: CompileContext, dirs: ToolDirs, version: string, ch
       if (!choice.lockfile) ctx.log.info('No pnpm-lock.yaml: pnpm install (commit one for repeatable builds)');
       await ctx.exec('pnpm', ['install', ...frozen, '--prod=false', ...store], { cwd, env, hint: 'If pnpm-lock.yaml is out of date, run `pnpm install` locally and commit it.' });
     },
-    run: (script) => runScript(ctx, dirs.project, 'pnpm', script, env),
+    run: (script, at) => runScript(ctx, at ?? dirs.project, 'pnpm', script, env),
     async prune() {
       if (workspaces) {
         // pnpm prune does not work across a workspace (pnpm's docs say so: it empties the projects'
@@ -192,7 +192,8 @@ export function pnpmOps(ctx: CompileContext, dirs: ToolDirs, version: string, ch
         await ctx.exec('pnpm', ['install', ...frozen, '--prod', '--ignore-scripts', '--prefer-offline', '--config.confirmModulesPurge=false', ...store], { cwd, env });
         return null;
       }
-      await ctx.exec('pnpm', ['prune', '--prod', ...store], { cwd, env });
+      // pnpm prune runs the package's install scripts again, without the devDependencies they may need.
+      await ctx.exec('pnpm', ['prune', '--prod', ...store], { cwd, env: { ...env, npm_config_ignore_scripts: 'true' } });
       return null;
     },
     layerPath: workspaces ? null : 'node_modules',

@@ -178,3 +178,32 @@ describe('yarn 2 and later', () => {
     expect(r.log).toMatch(/Not pruned: yarn \d\.\d+\.\d+ has no `yarn workspaces focus` without the workspace-tools plugin/);
   });
 });
+
+describe('install scripts on a rebuild', () => {
+  it.each([
+    ['npm', TOOLS.npm, 'npm ci'],
+    ['pnpm', TOOLS.pnpm9, 'pnpm install --frozen-lockfile'],
+  ])('%s: a restored node_modules still gets the postinstall the install would run (with devDependencies), and the slug is the same', async (_name, tool, install) => {
+    const pkg = {
+      ...(tool.kind === 'pnpm' ? { packageManager: `pnpm@${tool.version}` } : {}),
+      scripts: { start: 'node server.js', postinstall: 'devtool generated > generated.txt' },
+      ...DEPS,
+    };
+    const app = await appWith(tool, pkg, { 'server.js': "require('right')\n" });
+    const b = () => runBuild({ app, buildpacks: [nodejsBuildpack], cacheDir, appName: `install-scripts-${tool.kind}-${process.pid}`, env: env(), hostEnv: { PATH: process.env.PATH } });
+    const cold = await b();
+    const warm = await b();
+    expect(warm.log).toMatch(/unchanged: node_modules restored from the cache/);
+    expect(warm.log).not.toContain(`Running ${install}`);
+    expect(warm.log).toContain(`Running the install scripts of package.json, as ${install} would: postinstall`);
+    for (const r of [cold, warm]) {
+      expect(r.files).toContain('generated.txt');
+      expect(r.files.some((f) => f.startsWith('node_modules/devtool'))).toBe(false); // pruned after the script ran
+    }
+    expect(spawnSync('tar', ['-xzOf', warm.slugPath, './app/generated.txt'], { encoding: 'utf8' }).stdout).toBe('devtool ran generated\n');
+    expect(warm.files).toEqual(cold.files);
+    // npm's tree is the same byte for byte; pnpm's prune stamps node_modules/.modules.yaml
+    // (prunedAt) and its .bin shims carry the build dir in NODE_PATH, so two of its prunes differ there.
+    if (tool.kind === 'npm') expect(fs.readFileSync(warm.slugPath).equals(fs.readFileSync(cold.slugPath))).toBe(true);
+  });
+});

@@ -382,7 +382,7 @@ export async function makeLockfile(tool: NpmToolSpec, appDir: string, registryUr
         break;
       }
       case 'npm':
-        run = await runToolOk(tool, ['install', '--package-lock-only', '--no-audit', '--no-fund', '--registry', registryUrl], opts);
+        run = await runToolOk(tool, ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--registry', registryUrl], opts);
         break;
     }
     const lockfile = path.join(appDir, lockfileName(tool));
