@@ -347,7 +347,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       // As Heroku's APP_BASE: the subdirectory alone is the app.
       rerootBuildDir(appDir, base, path.join(appCacheDir, 'trash'));
       projectDir = appDir;
-      log.info(`App dir ${base}: built on its own (${chosen.filter((b) => !b.workspaces).map((b) => b.id).join(', ')} build${chosen.filter((b) => !b.workspaces).length > 1 ? '' : 's'} an app alone); the rest of the repo is not in the slug`);
+      const alone = chosen.filter((b) => !b.workspaces).map((b) => b.id);
+      log.info(`App dir ${base}: built on its own (${alone.join(', ')} build${alone.length > 1 ? '' : 's'} an app alone); the rest of the repo is not in the slug`);
     }
     if (mirror) log.info(`Runtime mirror: ${mirror}`);
     if (offline) log.info('Offline: only the cache and the mirror are used');
