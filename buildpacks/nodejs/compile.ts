@@ -22,7 +22,7 @@ import {
   type RuntimeArtifact,
 } from 'slugc/sdk';
 import { npmOps, pnpmOps, yarnBerryOps, yarnClassicOps, type PackageManagerOps, type ToolDirs } from './managers.js';
-import { findInstallRoot, inWorkspace } from './workspace.js';
+import { findInstallRoot, inWorkspace, workspaceModulesLayer, workspaceProjects } from './workspace.js';
 import { BUNDLED_NPM_TABLE, bundledNpm } from './bundled-npm.js';
 import { PACKAGE_JSON_INVALID, readPackageJson, type PackageJson } from './package-json.js';
 import { choosePackageManager, normalizeRange, type PackageManagerChoice } from './package-manager.js';
@@ -165,8 +165,21 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
   const depsKey = { node: nodeVersion, npm: npmVersion, tool: ops.label, prebuild: scripts['heroku-prebuild'] ?? null, production_only: ctx.env.YARN_PRODUCTION === 'true' };
   // A tool that can update the previous install in place gets it back when only the lockfile changed.
   const stale = ops.update && pm.lockfile ? { stale: [lockfiles.length === 1 ? 'lockfile_sha256' : `${lockfiles[0]}_sha256`] } : {};
+  // A workspace install (npm, yarn or pnpm with node_modules) fills the root's node_modules and
+  // each project's: cached as one layer, unless a project has install scripts of its own (the
+  // install runs those; a restore would not).
+  const pnp = pm.berry && (pm.nodeLinker ?? 'pnp') === 'pnp';
+  const ws = ops.layerPath === null && !pnp && pm.lockfile !== null && cacheDirectories === null && root.workspaces !== null ? workspaceCache(root.dir, root.workspaces, installLifecycle(pm)) : null;
+  if (ws?.scripted) ctx.log.info(`${ws.scripted} has install scripts (${ws.scriptNames.join(', ')}): the workspace is installed on every build, so they run`);
+  const restoreMode = cachePruned || (ops.linkSafeAfterInstall && installScripts.length === 0) ? 'link' : 'copy';
   const deps = !layered
-    ? null
+    ? ws && !ws.scripted
+      ? workspaceModulesLayer(
+          dependencyLayer(ctx, { name: 'workspace_node_modules', lockfiles, key: { ...depsKey, contents: cachePruned ? 'production' : 'all', projects: ws.projects.join(',') }, optOut: 'NODE_MODULES_CACHE', restore: restoreMode }),
+          root.dir,
+          ws.projects,
+        )
+      : null
     : dependencyLayer(ctx, {
         name: 'node_modules',
         path: inRoot(ops.layerPath!),
@@ -175,16 +188,17 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
         optOut: 'NODE_MODULES_CACHE',
         // Installed trees are only read afterwards: hard links both ways, checked before each
         // restore. Not when the package manager rewrites its own files in place when it prunes.
-        restore: cachePruned || (ops.linkSafeAfterInstall && installScripts.length === 0) ? 'link' : 'copy',
+        restore: restoreMode,
         ...(cachePruned ? {} : stale),
       });
   // With the pruned tree cached, the whole install is kept too (build-only, hard links: no
   // copy), only so that a lockfile change can update it instead of installing from nothing.
   const full =
-    deps !== null && !deps.hit && cachePruned && ops.update
+    deps !== null && layered && !deps.hit && cachePruned && ops.update
       ? dependencyLayer(ctx, { name: 'node_modules_all', path: inRoot(ops.layerPath!), lockfiles, key: { ...depsKey, contents: 'all' }, optOut: 'NODE_MODULES_CACHE', restore: 'link', share: false, ...stale })
       : null;
-  if (ops.layerPath === null) ctx.log.info(`${ops.label} ${pm.berry && (pm.nodeLinker ?? 'pnp') === 'pnp' ? "with Plug'n'Play" : 'with workspaces'}: installing on every build (its own cache is kept)`);
+  if (deps === null && ops.layerPath === null) ctx.log.info(`${ops.label} ${pnp ? "with Plug'n'Play" : 'with workspaces'}: installing on every build (its own cache is kept)`);
+  else if (ws && deps) ctx.log.info(`Workspace of ${ws.projects.length} project${ws.projects.length === 1 ? '' : 's'}: the root's node_modules and each project's cached as one layer`);
   // cacheDirectories name dirs of the app (relative to its own dir).
   const cachedDirs = cacheDirectories === null ? [] : restoreCacheDirectories(ctx, cacheDirectories.map((d) => (projectRel ? `${projectRel}/${d}` : d)), lockfiles, { node: nodeVersion, tool: ops.label });
   const restored = pm.lockfile !== null && deps !== null && deps.hit;
@@ -226,6 +240,16 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
     ctx.log.step('Skipping pruning (NODE_ENV is not production, or NPM_CONFIG_PRODUCTION is set)');
   }
   if (scripts['heroku-cleanup']) await ctx.time('build', () => ops.run('heroku-cleanup'));
+}
+
+/** The projects of a workspace, and the first (with its scripts) that has install scripts of its own. */
+function workspaceCache(rootDir: string, patterns: string[], lifecycle: string[]): { projects: string[]; scripted: string | null; scriptNames: string[] } {
+  const projects = workspaceProjects(rootDir, patterns);
+  for (const p of projects) {
+    const names = lifecycle.filter((n) => readPackageJson(path.join(rootDir, p)).scripts?.[n]);
+    if (names.length) return { projects, scripted: p, scriptNames: names };
+  }
+  return { projects, scripted: null, scriptNames: [] };
 }
 
 /** The scripts of the installed package itself that its tool's install runs, in order (npm's docs on lifecycle scripts; yarn 2+ runs no prepare). */

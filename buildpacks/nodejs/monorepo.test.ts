@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, runBuild, runCompile, startProcess, tempDir } from 'slugc/testing';
+import { cleanup, runBuild, runCompile, startProcess, tempDir, unpackSlugToTemp } from 'slugc/testing';
 import { build as slugcBuild } from 'slugc';
 import { nodejsBuildpack } from './index.js';
 import { useNpmRegistry } from '../../test/support/npm-registry-server.js';
@@ -73,8 +73,14 @@ describe('an app in a subdirectory of a monorepo (--app-dir)', () => {
     const profile = spawnSync('tar', ['-xzOf', r.slugPath, './app/.profile.d/nodejs.sh'], { encoding: 'utf8' }).stdout;
     expect(profile).toContain('$HOME/packages/web/node_modules/.bin');
     expect(profile).toContain('$HOME/node_modules/.bin');
+    // A no-change rebuild restores every node_modules of the workspace (one layer) and installs nothing.
+    const again = await r.rebuild();
+    expect(again.log).toMatch(/Workspace of 3 projects: the root's node_modules and each project's cached as one layer/);
+    expect(again.log).toMatch(/package-lock\.json unchanged: node_modules restored from the cache/);
+    expect(again.log).not.toMatch(/Running npm ci/);
+    expect(again.files).toEqual(r.files);
     // Booted as a dyno would (the slug's own Node, no host runtimes on PATH).
-    const proc = await startProcess(r);
+    const proc = await startProcess(again);
     try {
       // left@1.0.0: the admin project pins it, so the root's hoisted copy is 1.0.0 and right shares it.
       expect(await (await fetch(proc.url)).text()).toBe('lib+right+left@1.0.0 devtool ran built');
@@ -135,6 +141,16 @@ describe('an app in a subdirectory of a monorepo (--app-dir)', () => {
     expect(nodeIn(r.projectDir, "console.log(require('lib'))")).toBe('lib+right+left@1.0.0'); // left deduplicated with admin's pin
     expect(fs.readFileSync(path.join(r.projectDir, 'built.txt'), 'utf8')).toBe('devtool ran built\n');
     expect(fs.existsSync(path.join(r.projectDir, 'node_modules/devtool'))).toBe(false); // pruned
+    // Built twice into slugs: the rebuild restores the workspace's node_modules (moved into a new
+    // build dir), runs the build script and prunes with a production install; the slug still resolves.
+    const b = () => runBuild({ app: dir, appBase: 'packages/web', cacheDir, appName: `monorepo-pnpm-${process.pid}`, env: env(), hostEnv: { PATH: process.env.PATH } });
+    const cold = await b();
+    const warm = await b();
+    expect(warm.log).toMatch(/pnpm-lock\.yaml unchanged: node_modules restored from the cache/);
+    expect(warm.log).toMatch(/Running pnpm run build in packages\/web/);
+    expect(warm.files).toEqual(cold.files);
+    const unpacked = await unpackSlugToTemp(warm.slugPath);
+    expect(nodeIn(path.join(unpacked, 'packages/web'), "console.log(require('lib'))")).toBe('lib+right+left@1.0.0');
   });
 
   it('yarn 1 workspaces: yarn at the root, the build script of the app, pruned, the workspace link kept', async () => {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, runBuild, runCompile, sha256File, tempDir, type CompileRun } from 'slugc/testing';
+import { cleanup, runBuild, runCompile, sha256File, tempDir, unpackSlugToTemp, type CompileRun } from 'slugc/testing';
 import { nodejsBuildpack } from './index.js';
 import { useNpmRegistry } from '../../test/support/npm-registry-server.js';
 import { makeLockfile, TOOLS, writeBerryApp, mergeYarnrc, type NpmToolSpec } from '../../test/support/npm-tools.js';
@@ -114,19 +114,26 @@ describe('yarn 1', () => {
     expect(has(prodOnly, 'node_modules/devtool')).toBe(false);
   });
 
-  it('workspaces: every project installed from the root lockfile, workspace links, installed on every build', async () => {
+  it('workspaces: every project installed from the root lockfile, workspace links; cached as one layer, so a rebuild runs no yarn install', async () => {
     const app = await appWith(
       TOOLS.yarn1,
-      { workspaces: ['packages/*'], dependencies: { lib: '1.0.0' } },
+      { workspaces: ['packages/*'], dependencies: { lib: '1.0.0' }, scripts: { start: 'node server.js' } },
       {
+        'server.js': "console.log(require('lib'))\n",
         'packages/lib/package.json': JSON.stringify({ name: 'lib', version: '1.0.0', main: 'index.js', dependencies: { right: '1.0.0' } }),
         'packages/lib/index.js': "module.exports = 'lib+' + require('right');\n",
       },
     );
-    const r = await compile(app);
-    expect(r.log).toMatch(/yarn 1\.22\.\d+ with workspaces: installing on every build/);
-    expect(nodeIn(r.appDir, "console.log(require('lib'))")).toBe('lib+right+left@1.1.0');
-    expect(fs.lstatSync(path.join(r.appDir, 'node_modules', 'lib')).isSymbolicLink()).toBe(true);
+    const b = () => runBuild({ app, buildpacks: [nodejsBuildpack], cacheDir, appName: `yarn1-workspaces-${process.pid}`, env: env(), hostEnv: { PATH: process.env.PATH } });
+    const cold = await b();
+    expect(cold.log).toMatch(/Workspace of 1 project: the root's node_modules and each project's cached as one layer/);
+    const warm = await b();
+    expect(warm.log).toMatch(/yarn\.lock unchanged: node_modules restored from the cache/);
+    expect(warm.log).not.toMatch(/Running yarn install/);
+    expect(warm.files).toEqual(cold.files);
+    const dir = await unpackSlugToTemp(warm.slugPath);
+    expect(nodeIn(dir, "console.log(require('lib'))")).toBe('lib+right+left@1.1.0');
+    expect(fs.lstatSync(path.join(dir, 'node_modules', 'lib')).isSymbolicLink()).toBe(true);
   });
 
   it('a no-change rebuild runs no yarn install; the slug is byte-identical', async () => {

@@ -1,6 +1,7 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import ignore from 'ignore';
-import { appFileExists, readConfigFile } from 'slugc/sdk';
+import { appFileExists, readConfigFile, type DependencyLayer } from 'slugc/sdk';
 import { readPackageJson, type PackageJson } from './package-json.js';
 
 /** The lockfiles that mark the dir a package manager runs in. */
@@ -75,4 +76,62 @@ function clean(pattern: string): string {
 
 function rel(appDir: string, dir: string): string {
   return path.relative(appDir, dir).split(path.sep).join('/');
+}
+
+/** Dirs never searched for workspace projects. */
+const NOT_PROJECTS = new Set(['node_modules', '.git', '.heroku', '.profile.d', '.yarn']);
+
+/**
+ * The projects of a workspace (relative POSIX paths from its root, sorted):
+ * the dirs below it (to depth 6) holding a package.json that its patterns
+ * take in.
+ */
+export function workspaceProjects(rootDir: string, patterns: string[]): string[] {
+  const found: string[] = [];
+  const walk = (rel: string, depth: number) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(path.join(rootDir, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory() || NOT_PROJECTS.has(e.name)) continue;
+      const child = rel ? `${rel}/${e.name}` : e.name;
+      if (inWorkspace(patterns, child) && appFileExists(path.join(rootDir, child), 'package.json')) found.push(child);
+      if (depth < 6) walk(child, depth + 1);
+    }
+  };
+  walk('', 1);
+  return found.sort();
+}
+
+/**
+ * Every node_modules of a workspace install (the root's and each
+ * project's) as one layer: `open` gives a layer without a path (a dir of
+ * its own in the build's temp dir); restoring moves its dirs into place,
+ * and saving moves them into the layer, saves it and moves them back:
+ * renames only, nothing is copied twice.
+ */
+export function workspaceModulesLayer(layer: DependencyLayer, rootDir: string, projects: string[]): DependencyLayer {
+  const dirs = ['', ...projects].map((rel) => ({ inApp: path.join(rootDir, rel, 'node_modules'), inLayer: path.join(layer.dir, rel, 'node_modules') }));
+  const move = (from: string, to: string) => {
+    if (!fs.existsSync(from)) return false;
+    fs.rmSync(to, { recursive: true, force: true });
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fs.renameSync(from, to);
+    return true;
+  };
+  if (layer.hit) for (const d of dirs) move(d.inLayer, d.inApp);
+  return {
+    ...layer,
+    async save() {
+      const moved = dirs.filter((d) => move(d.inApp, d.inLayer));
+      try {
+        await layer.save();
+      } finally {
+        for (const d of moved) move(d.inLayer, d.inApp);
+      }
+    },
+  };
 }
