@@ -58,7 +58,10 @@ const workspaceRepo = (root: Record<string, unknown>, web: Record<string, unknow
 
 describe('an app in a subdirectory of a monorepo (--app-dir)', () => {
   it('npm workspaces: installs at the root from its lockfile, builds and starts in the app dir, and the slug runs', async () => {
-    const dir = await repo(workspaceRepo({ workspaces: ['packages/*'] }), TOOLS.npm);
+    // web's devDependency left@^1.1.0 conflicts with the hoisted left@1.0.0 (admin pins it): npm puts it in packages/web/node_modules.
+    const dir = await repo(workspaceRepo({ workspaces: ['packages/*'] }, { devDependencies: { devtool: '^1.0.0', left: '^1.1.0' } }), TOOLS.npm);
+    const lock = JSON.parse(fs.readFileSync(path.join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; dev?: boolean }> };
+    expect(lock.packages['packages/web/node_modules/left']).toMatchObject({ version: '1.1.0', dev: true });
     const r = await runBuild({ app: dir, appBase: 'packages/web', cacheDir, appName: `monorepo-npm-${process.pid}`, env: env(), hostEnv: { PATH: process.env.PATH } });
     expect(r.log).toMatch(/App dir: packages\/web/);
     expect(r.log).toMatch(/found package\.json in packages\/web/);
@@ -70,6 +73,8 @@ describe('an app in a subdirectory of a monorepo (--app-dir)', () => {
     // The whole repo ships: the app, its workspace dependency, the root's node_modules (workspace links).
     for (const f of ['packages/web/built.txt', 'packages/lib/index.js', 'packages/admin/package.json', 'node_modules/right/index.js', '.heroku/node/bin/node', '.profile.d/nodejs.sh']) expect(r.files).toContain(f);
     expect(r.files.some((f) => f.startsWith('node_modules/devtool'))).toBe(false); // pruned at the root
+    expect(r.files.some((f) => f.startsWith('packages/web/node_modules/left'))).toBe(false); // and in the project
+    expect(r.files).toContain('node_modules/left/index.js'); // the production copy stays
     const profile = spawnSync('tar', ['-xzOf', r.slugPath, './app/.profile.d/nodejs.sh'], { encoding: 'utf8' }).stdout;
     expect(profile).toContain('$HOME/packages/web/node_modules/.bin');
     expect(profile).toContain('$HOME/node_modules/.bin');

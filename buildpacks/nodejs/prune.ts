@@ -33,21 +33,25 @@ export function pruneDevDependencies(appDir: string): PruneResult | null {
     return null;
   }
   if (!lock.packages || (lock.lockfileVersion ?? 1) < 2) return null;
+  // The root's node_modules, and in a workspace each project's (`packages/web/node_modules/x`).
   const dev = Object.entries(lock.packages)
-    .filter(([key, entry]) => key.startsWith('node_modules/') && entry?.dev === true)
+    .filter(([key, entry]) => entry?.dev === true && moduleRoot(key) !== null)
     .map(([key]) => key)
     .sort();
   const packages: string[] = [];
+  const roots = new Set([path.join(appDir, 'node_modules')]);
   for (const key of dev) {
     const p = path.join(appDir, key);
-    if (!p.startsWith(path.join(appDir, 'node_modules') + path.sep)) continue; // never outside node_modules
+    const root = path.join(appDir, moduleRoot(key)!);
+    if (!p.startsWith(root + path.sep) || !root.startsWith(appDir + path.sep)) continue; // never outside a node_modules of the app
     if (fs.existsSync(p) || isLink(p)) {
       fs.rmSync(p, { recursive: true, force: true });
       packages.push(key);
+      roots.add(root);
     }
   }
   let links = 0;
-  for (const binDir of binDirs(path.join(appDir, 'node_modules'))) {
+  for (const binDir of [...roots].flatMap(binDirs)) {
     for (const name of fs.readdirSync(binDir)) {
       const p = path.join(binDir, name);
       if (isLink(p) && !fs.existsSync(p)) {
@@ -65,6 +69,15 @@ export function pruneDevDependencies(appDir: string): PruneResult | null {
     fs.renameSync(`${hidden}.tmp`, hidden);
   }
   return { packages, links };
+}
+
+/** The node_modules dir a lockfile key is in (`node_modules`, `packages/web/node_modules`), or null for a key that is no installed package. */
+function moduleRoot(key: string): string | null {
+  const parts = key.split('/');
+  const i = parts.indexOf('node_modules');
+  if (i < 0 || i === parts.length - 1 || parts.some((p) => p === '..' || p === '.' || p === '')) return null;
+  if (parts.slice(0, i).includes('node_modules')) return null;
+  return parts.slice(0, i + 1).join('/');
 }
 
 function isLink(p: string): boolean {
