@@ -175,6 +175,10 @@ export function pnpmOps(ctx: CompileContext, dirs: ToolDirs, version: string, ch
     // The version packageManager names is the one installed: pnpm 10 must not try to switch to it itself.
     npm_config_manage_package_manager_versions: 'false',
     npm_config_package_manager_strict: 'false',
+    // pnpm's .bin shims would carry the build dir in NODE_PATH: a path that does not exist at
+    // boot, in every slug (and different in each). Node finds the hoisted packages from the
+    // shim's real path anyway (node_modules/.pnpm/node_modules). pnpm 7 ignores the setting.
+    npm_config_extend_node_path: 'false',
   };
   const frozen = choice.lockfile ? ['--frozen-lockfile'] : ['--no-frozen-lockfile'];
   return {

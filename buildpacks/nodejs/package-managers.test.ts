@@ -56,6 +56,8 @@ describe('pnpm', () => {
     expect(has(r, 'node_modules/devtool')).toBe(false);
     expect(has(r, '.heroku/pnpm/shims/pnpm')).toBe(true);
     expect(r.runtimes.map((x) => x.name)).toEqual(['node', 'npm', 'pnpm']);
+    // No build dir in the shims the slug ships (pnpm 8+ honours extend-node-path=false).
+    if (tool !== TOOLS.pnpm7) expect(fs.readFileSync(path.join(r.appDir, 'node_modules/.bin/hello'), 'utf8')).not.toContain(r.appDir);
   });
 
   it('workspaces: every project installed, lifecycle scripts in the root and in projects, workspace links', async () => {
