@@ -26,7 +26,7 @@ import { hostStack, sourceCommit } from './stack.js';
 import { buildpackIds, findBuildpack, planBuildpacks } from './buildpack-ref.js';
 import { LayerStore } from './cache/layers.js';
 import { BUILD_ID_VAR, acquireLock, type Lock } from './cache/lock.js';
-import { appNamespace, parseSize, pruneCache } from './cache/manage.js';
+import { SEGMENTS_DIR, SEGMENTS_OWNER, appNamespace, parseSize, pruneCache } from './cache/manage.js';
 
 /** Options of {@link build}. */
 export interface BuildOptions {
@@ -386,7 +386,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         ...(sde !== undefined ? { sourceDateEpoch: sde } : {}),
         ...(opts.limits ? { limits: opts.limits } : {}),
         // Compressed segments of the app's last slug: unchanged parts are spliced, not compressed again.
-        ...(noCache ? {} : { segmentCache: path.join(appCacheDir, 'segments') }),
+        ...(noCache ? {} : { segmentCache: path.join(appCacheDir, SEGMENTS_DIR) }),
         metadata: {
           process_types: released.processTypes,
           buildpack_provided_description: chosen.map((b) => report.answers.find((a) => a.id === b.id)?.detected ?? b.name).join(', ') || null,
@@ -413,7 +413,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       ...(remote ? { remote: { url: remote.location.url, layers: [...remote.reports.values()] } } : {}),
     };
     if (!noCache) {
-      const pruned = pruneCache(cacheRoot, { maxBytes: cacheMaxBytes, ownApp: app, keep: new Set(cache.layers.map((l) => `${app}/${l.buildpack}/${l.layer}`)) });
+      // This build's layers and its segment cache stay; other apps' go first when over the cap.
+      const pruned = pruneCache(cacheRoot, { maxBytes: cacheMaxBytes, ownApp: app, keep: new Set([...cache.layers.map((l) => `${app}/${l.buildpack}/${l.layer}`), `${app}/${SEGMENTS_OWNER}/${SEGMENTS_DIR}`]) });
       cache.evicted = pruned.removed.map(({ app: a, buildpack, layer, size }) => ({ app: a, buildpack, layer, size }));
       for (const r of pruned.removed) log.info(`cache: evicted ${r.app}/${r.buildpack}/${r.layer} (${r.why})`);
     }

@@ -107,7 +107,7 @@ export function listCache(root: string): CacheListing {
 export interface PruneResult {
   removed: { app: string; buildpack: string; layer: string; size: number; why: string }[];
   freed: number;
-  /** Total bytes of layers left. */
+  /** Total bytes of layers (and segment caches) left. */
   remaining: number;
 }
 
@@ -158,17 +158,72 @@ function pruneLocked(root: string, appsDir: string, skip: Set<string>, options: 
     if (l.state !== 'ok') drop(l, l.state);
     else healthy.push(l);
   }
-  let total = healthy.reduce((n, l) => n + l.size, 0);
+  // Each app's segment cache (the compressed parts of its last slug) counts too, and goes as a whole.
+  const segments = readdir(appsDir)
+    .filter((app) => !skip.has(app))
+    .map((app) => ({ app, dir: path.join(appsDir, app, SEGMENTS_DIR), ...treeUsage(path.join(appsDir, app, SEGMENTS_DIR)) }))
+    .filter((x) => x.size > 0);
+  type Candidate = { app: string; buildpack: string; layer: string; size: number; lastUsed: string | null; drop(why: string): void };
+  const candidates: Candidate[] = [
+    ...healthy.map((l) => ({ app: l.app, buildpack: l.buildpack, layer: l.layer, size: l.size, lastUsed: l.lastUsed, drop: (why: string) => drop(l, why) })),
+    ...segments.map((x) => ({
+      app: x.app,
+      buildpack: SEGMENTS_OWNER,
+      layer: SEGMENTS_DIR,
+      size: x.size,
+      lastUsed: new Date(x.mtimeMs).toISOString(),
+      drop(why: string) {
+        fs.rmSync(x.dir, { recursive: true, force: true });
+        removed.push({ app: x.app, buildpack: SEGMENTS_OWNER, layer: SEGMENTS_DIR, size: x.size, why });
+      },
+    })),
+  ];
+  let total = candidates.reduce((n, l) => n + l.size, 0);
   if (options.maxBytes !== undefined) {
-    const byAge = [...healthy].sort((a, b) => (a.lastUsed ?? '').localeCompare(b.lastUsed ?? ''));
+    const byAge = [...candidates].sort((a, b) => (a.lastUsed ?? '').localeCompare(b.lastUsed ?? ''));
     for (const l of byAge) {
       if (total <= options.maxBytes) break;
       if (options.keep?.has(`${l.app}/${l.buildpack}/${l.layer}`)) continue;
-      drop(l, `least recently used (last ${l.lastUsed ?? 'never'})`);
+      l.drop(`least recently used (last ${l.lastUsed ?? 'never'})`);
       total -= l.size;
     }
   }
   return { removed, freed: removed.reduce((n, r) => n + r.size, 0), remaining: total };
+}
+
+/** The dir under an app's cache that holds its segment cache (see slug/segment-cache.ts). */
+export const SEGMENTS_DIR = 'segments';
+/** What a segment cache is listed under in {@link PruneResult} and in `keep`: `<app>/slugc/segments`. */
+export const SEGMENTS_OWNER = 'slugc';
+
+/** Bytes of the files under `dir` and the newest mtime among them and it; zeros when it is missing. */
+function treeUsage(dir: string): { size: number; mtimeMs: number } {
+  let size = 0;
+  let mtimeMs = 0;
+  const walk = (d: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+      mtimeMs = Math.max(mtimeMs, fs.statSync(d).mtimeMs);
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else {
+        try {
+          const st = fs.lstatSync(p);
+          size += st.size;
+          mtimeMs = Math.max(mtimeMs, st.mtimeMs);
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+    }
+  };
+  walk(dir);
+  return { size, mtimeMs };
 }
 
 /** Removes the whole cache, or one app's layers. */

@@ -60,7 +60,10 @@ describe('slugc cache', () => {
   it('prune evicts least recently used layers down to --max-size', async () => {
     const cache = await filledCache();
     const r = await cli(['cache', 'prune', '--cache-dir', cache, '--max-size', '6000', '--json']);
-    expect(JSON.parse(r.stdout)).toMatchObject({ removed: [{ app: 'alpha', layer: 'tools', size: 5000 }], remaining: 5000 });
+    // What is left: beta's layer, and both apps' segment caches (the packer's hints of their small slugs), which count too.
+    const segmentBytes = ['alpha', 'beta'].flatMap((a) => fs.readdirSync(path.join(cache, 'apps', a, 'segments')).map((f) => fs.statSync(path.join(cache, 'apps', a, 'segments', f)).size)).reduce((x, y) => x + y, 0);
+    expect(segmentBytes).toBeGreaterThan(0);
+    expect(JSON.parse(r.stdout)).toEqual({ removed: [expect.objectContaining({ app: 'alpha', layer: 'tools', size: 5000 })], freed: 5000, remaining: 5000 + segmentBytes });
     expect((await cli(['cache', 'prune', '--cache-dir', cache, '--max-size', 'lots'])).code).toBe(2);
   });
 

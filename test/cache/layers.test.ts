@@ -260,4 +260,27 @@ describe('eviction', () => {
     expect(r2.removed.map((x) => `${x.app}/${x.layer}`)).toEqual(['b/oldest', 'a/mid']);
     expect(r2.remaining).toBe(1000);
   });
+
+  it("counts each app's segment cache against the cap and evicts it whole, least recently used first, unless kept", async () => {
+    const root = tempDir();
+    const segments = (app: string, bytes: number, when: string) => {
+      const dir = path.join(root, 'apps', app, 'segments');
+      fs.mkdirSync(dir, { recursive: true });
+      for (const f of ['k.seg', 'k.ok']) {
+        fs.writeFileSync(path.join(dir, f), Buffer.alloc(f.endsWith('.seg') ? bytes : 10));
+        fs.utimesSync(path.join(dir, f), new Date(when), new Date(when));
+      }
+      fs.utimesSync(dir, new Date(when), new Date(when));
+    };
+    segments('a', 3000, '2026-01-01T00:00:00Z');
+    segments('b', 3000, '2026-06-01T00:00:00Z');
+    segments('c', 3000, '2026-03-01T00:00:00Z');
+    // a is kept (the app being built), so c, the older of the others, goes.
+    const r = pruneCache(root, { maxBytes: 7000, keep: new Set(['a/slugc/segments']) });
+    expect(r.removed).toEqual([{ app: 'c', buildpack: 'slugc', layer: 'segments', size: 3010, why: expect.stringMatching(/^least recently used \(last 2026-03-01/) }]);
+    expect(fs.existsSync(path.join(root, 'apps', 'c', 'segments'))).toBe(false);
+    expect(r.remaining).toBe(6020);
+    const r2 = pruneCache(root, { maxBytes: 1 << 20 });
+    expect(r2.removed).toEqual([]);
+  });
 });

@@ -204,7 +204,9 @@ describe('rebuilds on the layer cache', () => {
     const b = builder(app());
     await b.run({ app: 'first' });
     const r = await b.run({ app: 'second', cacheMaxBytes: 1 });
-    expect(r.cache.evicted.map((e) => `${e.app}/${e.layer}`).sort()).toEqual(['first/node_modules', 'first/runtime']);
+    // The other app's segment cache (the compressed parts of its last slug) counts against the cap too; the building app's stays.
+    expect(r.cache.evicted.map((e) => `${e.app}/${e.layer}`).sort()).toEqual(['first/node_modules', 'first/runtime', 'first/segments']);
+    expect(fs.existsSync(path.join(b.cacheDir, 'apps', 'second', 'segments'))).toBe(true);
     expect(listCache(b.cacheDir).layers.map((l) => l.app)).toEqual(['second', 'second']);
   });
 });
