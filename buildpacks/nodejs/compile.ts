@@ -54,9 +54,9 @@ export interface NodejsBuildpackOptions {
 export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpackOptions = {}): Promise<void> {
   // The app's own package.json says what it needs (engines, scripts); the package manager runs
   // where the lockfile is: the app's dir, or in a monorepo the workspace root above it.
-  const pkg = readPackageJson(ctx.projectDir);
-  const root = findInstallRoot(ctx.appDir, ctx.projectDir, pkg);
   const projectRel = path.relative(ctx.appDir, ctx.projectDir).split(path.sep).join('/');
+  const pkg = readPackageJson(ctx.appDir, projectRel ? `${projectRel}/package.json` : 'package.json');
+  const root = findInstallRoot(ctx.appDir, ctx.projectDir, pkg);
   if (root.why) ctx.log.info(`Installing in ${root.rel || 'the repo root'}: ${root.why}`);
   if (root.dir !== ctx.projectDir && root.workspaces && !inWorkspace(root.workspaces, path.relative(root.dir, ctx.projectDir).split(path.sep).join('/'))) {
     ctx.log.warn(`${projectRel} is not one of the workspace projects of ${root.rel || 'the repo root'} (${root.workspaces.join(', ') || 'none declared'}): its dependencies may not be installed. Add it to the workspaces.`);
@@ -246,7 +246,8 @@ export async function compileNodejs(ctx: CompileContext, options: NodejsBuildpac
 function workspaceCache(rootDir: string, patterns: string[], lifecycle: string[]): { projects: string[]; scripted: string | null; scriptNames: string[] } {
   const projects = workspaceProjects(rootDir, patterns);
   for (const p of projects) {
-    const names = lifecycle.filter((n) => readPackageJson(path.join(rootDir, p)).scripts?.[n]);
+    const pkg = readPackageJson(rootDir, `${p}/package.json`);
+    const names = lifecycle.filter((n) => pkg.scripts?.[n]);
     if (names.length) return { projects, scripted: p, scriptNames: names };
   }
   return { projects, scripted: null, scriptNames: [] };

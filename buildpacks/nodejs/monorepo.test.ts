@@ -168,6 +168,22 @@ describe('an app in a subdirectory of a monorepo (--app-dir)', () => {
     expect(fs.existsSync(path.join(r.appDir, 'node_modules/devtool'))).toBe(false);
   });
 
+  it("a broken package.json of the app or of another workspace project is named by its path", async () => {
+    const { execRecorder } = await import('slugc/testing');
+    const broken = async (file: string) => {
+      const dir = await repo(workspaceRepo({ workspaces: ['packages/*'] }), null);
+      fs.writeFileSync(path.join(dir, 'package-lock.json'), '{}');
+      fs.writeFileSync(path.join(dir, file), '{ "name": "x",\n  oops }\n');
+      return runCompile(nodejsBuildpack, { app: dir, appBase: 'packages/web', cacheDir, env: env(), exec: execRecorder().exec, hostEnv: { PATH: process.env.PATH } }).catch((e: unknown) => e);
+    };
+    for (const file of ['packages/web/package.json', 'packages/lib/package.json']) {
+      const err = (await broken(file)) as { code: string; message: string; hint: string };
+      expect(err.code).toBe('SLUGC_NODEJS_PACKAGE_JSON_INVALID');
+      expect(err.message).toContain(file);
+      expect(err.hint).toBeTruthy();
+    }
+  });
+
   it('warns when the app is not one of the workspace projects', async () => {
     const dir = await repo(workspaceRepo({ workspaces: ['packages/lib'] }), null);
     fs.writeFileSync(path.join(dir, 'package-lock.json'), '{}');

@@ -20,17 +20,18 @@ export const packageJsonSchema = z
 export type PackageJson = z.infer<typeof packageJsonSchema>;
 
 /**
- * Reads the app's package.json: a JSON syntax error names the line and
+ * Reads the app's package.json (or `file`, relative to `appDir`: a workspace
+ * project's, named so in errors): a JSON syntax error names the line and
  * column; fields of the wrong type are each named as `path: message`.
  */
-export function readPackageJson(appDir: string): PackageJson {
-  const data = readConfigFile(appDir, 'package.json', 'json', {
+export function readPackageJson(appDir: string, file = 'package.json'): PackageJson {
+  const data = readConfigFile(appDir, file, 'json', {
     code: PACKAGE_JSON_INVALID,
-    hint: 'Fix the JSON syntax (run `node -e "require(\'./package.json\')"` to check it locally).',
+    hint: `Fix the JSON syntax (run \`node -e "require('./${file}')"\` to check it locally).`,
   });
-  if (data === null) throw new SlugcError(PACKAGE_JSON_INVALID, "Couldn't read package.json: the app has none.", { hint: 'Add a package.json (npm init).' });
+  if (data === null) throw new SlugcError(PACKAGE_JSON_INVALID, `Couldn't read ${file}: the app has none.`, { hint: 'Add a package.json (npm init).' });
   if (typeof data !== 'object' || Array.isArray(data)) {
-    throw new SlugcError(PACKAGE_JSON_INVALID, `Couldn't read package.json: it must hold a JSON object.`, { hint: 'Start it with { "name": ... }.' });
+    throw new SlugcError(PACKAGE_JSON_INVALID, `Couldn't read ${file}: it must hold a JSON object.`, { hint: 'Start it with { "name": ... }.' });
   }
-  return parseWithSchema(packageJsonSchema, data, PACKAGE_JSON_INVALID, "Couldn't read package.json:", 'engines, scripts and dependencies map names to strings.');
+  return parseWithSchema(packageJsonSchema, data, PACKAGE_JSON_INVALID, `Couldn't read ${file}:`, 'engines, scripts and dependencies map names to strings.');
 }

@@ -38,9 +38,9 @@ export function findInstallRoot(appDir: string, projectDir: string, projectPkg: 
   }
   const withLockfile = chain.find((d) => LOCKFILES.some((f) => appFileExists(d, f)));
   if (withLockfile === projectDir) return { ...self, why: `its own lockfile (${LOCKFILES.find((f) => appFileExists(projectDir, f))})` };
-  const root = withLockfile ?? chain.find((d) => d !== projectDir && appFileExists(d, 'package.json') && workspacePatterns(d, readPackageJson(d)) !== null);
+  const root = withLockfile ?? chain.find((d) => d !== projectDir && appFileExists(d, 'package.json') && workspacePatterns(d, readPackageJson(appDir, rel(appDir, path.join(d, 'package.json')))) !== null);
   if (!root) return self;
-  const pkg = readPackageJson(root);
+  const pkg = readPackageJson(appDir, rel(appDir, path.join(root, 'package.json')));
   const found = LOCKFILES.find((f) => appFileExists(root, f));
   return {
     dir: root,
