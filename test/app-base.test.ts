@@ -130,5 +130,8 @@ describe('an app in a subdirectory of its repo', () => {
     const report = JSON.parse(detect.stdout) as { selected: string[]; answers: { id: string; reason: string }[] };
     expect(report.selected).toEqual(['slugc/nodejs']);
     expect(report.answers.find((a) => a.id === 'slugc/nodejs')!.reason).toBe('found package.json in packages/web');
+    const text = runCli(['detect', app.dir, '--app-dir', 'packages/web']);
+    expect(text.stdout).toContain(`-----> Detecting buildpacks for ${app.dir} (app dir packages/web)`);
+    expect(text.stdout).toMatch(/yes {2}slugc\/nodejs \(Node\.js\): found package\.json in packages\/web/);
   });
 });

@@ -174,7 +174,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
           return;
         }
         const orderFrom = { explicit: '--buildpack flags', 'app.json': 'app.json buildpacks', '.buildpacks': 'the .buildpacks file', auto: 'auto-detection over the built-in buildpacks (first match wins)' }[report.source];
-        io.stdout.write(`-----> Detecting buildpacks for ${sourceDir}\n`);
+        io.stdout.write(`-----> Detecting buildpacks for ${sourceDir}${base ? ` (app dir ${base})` : ''}\n`);
         io.stdout.write(`       order: ${orderFrom}\n`);
         for (const a of report.answers) {
           io.stdout.write(`       ${a.pass ? 'yes' : 'no '}  ${a.id}${a.detected ? ` (${a.detected})` : ''}: ${a.reason}\n`);
