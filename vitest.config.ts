@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 
@@ -22,6 +23,10 @@ export default defineConfig({
     testTimeout: 240_000,
     hookTimeout: 240_000,
     pool: 'forks',
+    // Files in parallel even on 2 cores: most of a test's time is child processes (npm, pnpm,
+    // yarn, tar, a registry) and their I/O, so two files overlap well; vitest's default is one
+    // fork per core less one, a single fork on 2 cores.
+    maxWorkers: Math.max(2, os.availableParallelism() - 1),
     globalSetup: ['test/global-setup.ts'],
   },
 });
