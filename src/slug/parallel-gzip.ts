@@ -632,6 +632,18 @@ export class ParallelGzipWriter {
   }
 }
 
+/** Copies `data` into the writer's buffer, handing each full buffer on (`next()`), as the tar writer does. */
+export async function writeAll(writer: ParallelGzipWriter, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) {
+    if (writer.room === 0) await writer.next();
+    const n = Math.min(writer.room, data.length - off);
+    writer.buf.set(data.subarray(off, off + n), writer.pos);
+    writer.pos += n;
+    off += n;
+  }
+}
+
 /**
  * Compresses a whole buffer with {@link ParallelGzipWriter}: for tests and
  * small inputs (the packer streams instead).
@@ -640,14 +652,7 @@ export async function gzipParallel(data: Uint8Array, options: { level?: number; 
   const parts: Buffer[] = [];
   const writer = new ParallelGzipWriter({ ...options, sink: (b) => parts.push(Buffer.from(b)) });
   try {
-    let off = 0;
-    while (off < data.length) {
-      if (writer.room === 0) await writer.next();
-      const n = Math.min(writer.room, data.length - off);
-      writer.buf.set(data.subarray(off, off + n), writer.pos);
-      writer.pos += n;
-      off += n;
-    }
+    await writeAll(writer, data);
     await writer.end();
   } finally {
     await writer.close();

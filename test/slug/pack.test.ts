@@ -6,6 +6,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { packDirectory, type PackProgress } from '../../src/slug/pack.js';
+import { treeSnapshot } from '../support/tree.js';
 
 const MTIME = 1_700_000_000; // 2023-11-14 22:13:20 UTC
 const temps: string[] = [];
@@ -73,25 +74,6 @@ async function pack(dir: string, extra: Partial<Parameters<typeof packDirectory>
   return { output, result };
 }
 
-/** Type, permission bits, and content hash or link target of every entry under `root`, keyed by relative path. */
-function snapshot(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (rel: string): void => {
-    for (const name of fs.readdirSync(path.join(root, rel))) {
-      const r = rel === '' ? name : `${rel}/${name}`;
-      const st = fs.lstatSync(path.join(root, r));
-      const mode = (st.mode & 0o7777).toString(8);
-      if (st.isDirectory()) {
-        out.set(r, `dir ${mode}`);
-        walk(r);
-      } else if (st.isSymbolicLink()) out.set(r, `link -> ${fs.readlinkSync(path.join(root, r))}`);
-      else if (st.isFile()) out.set(r, `file ${mode} ${sha256(path.join(root, r))}`);
-    }
-  };
-  walk('');
-  return out;
-}
-
 describe('packDirectory', () => {
   const app = makeApp();
 
@@ -154,9 +136,9 @@ describe('packDirectory', () => {
     const r = run('tar', ['-xzf', output, '-C', dest]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const want = snapshot(app.dir);
+    const want = treeSnapshot(app.dir);
     want.delete('a-fifo');
-    expect(snapshot(path.join(dest, 'app'))).toEqual(want);
+    expect(treeSnapshot(path.join(dest, 'app'))).toEqual(want);
     // Spot checks of what the snapshot compares.
     expect(fs.readFileSync(path.join(dest, 'app/big.bin')).equals(app.big)).toBe(true);
     expect(fs.statSync(path.join(dest, 'app/bin/start.sh')).mode & 0o7777).toBe(0o755);
@@ -174,7 +156,7 @@ describe('packDirectory', () => {
     expect(result.sha256).toBe(sha256(output));
     expect(result.size).toBe(fs.statSync(output).size);
     expect(result.entries).toBe(25);
-    const files = [...snapshot(app.dir).entries()].filter(([, v]) => v.startsWith('file'));
+    const files = [...treeSnapshot(app.dir).entries()].filter(([, v]) => v.startsWith('file'));
     expect(result.bytesIn).toBe(files.reduce((n, [k]) => n + fs.statSync(path.join(app.dir, k)).size, 0));
     expect(Object.keys(result).sort()).toEqual(['bytesIn', 'bytesSpliced', 'entries', 'linksOut', 'segments', 'segmentsSpliced', 'sha256', 'size']);
     expect(result).toMatchObject({ segmentsSpliced: 0, bytesSpliced: 0 });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { GZIP_CHUNK_SIZE, ParallelGzipWriter, crc32Combine, gzipParallel, type ChunkInfo, type SegmentMode } from '../../src/slug/parallel-gzip.js';
+import { GZIP_CHUNK_SIZE, ParallelGzipWriter, crc32Combine, gzipParallel, writeAll, type ChunkInfo, type SegmentMode } from '../../src/slug/parallel-gzip.js';
 
 /** Compressible, non-repeating text: what slugs are mostly made of. */
 function text(size: number): Buffer {
@@ -133,14 +133,7 @@ async function writeSegments(segments: Array<{ data: Buffer; mode?: SegmentMode 
   try {
     for (const { data, mode } of segments) {
       writer.beginSegment(mode);
-      let off = 0;
-      while (off < data.length) {
-        if (writer.room === 0) await writer.next();
-        const n = Math.min(writer.room, data.length - off);
-        writer.buf.set(data.subarray(off, off + n), writer.pos);
-        writer.pos += n;
-        off += n;
-      }
+      await writeAll(writer, data);
       await writer.endSegment();
     }
     await writer.end();

@@ -6,6 +6,7 @@ import path from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packDirectory, type PackOptions, type PackResult } from '../../src/slug/pack.js';
+import { treeSnapshot } from '../support/tree.js';
 
 const MTIME = 1_700_000_000;
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -108,25 +109,6 @@ function run(cmd: string, args: string[]): { stdout: string; stderr: string; sta
   return { stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
 
-/** Type, permission bits, and content hash or link target of every entry under `root`. */
-function snapshot(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (rel: string): void => {
-    for (const name of fs.readdirSync(path.join(root, rel))) {
-      const r = rel === '' ? name : `${rel}/${name}`;
-      const st = fs.lstatSync(path.join(root, r));
-      const mode = (st.mode & 0o7777).toString(8);
-      if (st.isDirectory()) {
-        out.set(r, `dir ${mode}`);
-        walk(r);
-      } else if (st.isSymbolicLink()) out.set(r, `link -> ${fs.readlinkSync(path.join(root, r))}`);
-      else out.set(r, `file ${mode} ${sha256(path.join(root, r))}`);
-    }
-  };
-  walk('');
-  return out;
-}
-
 describe('packDirectory with a segment cache', () => {
   const tree = makeTree();
   let reference: PackResult & { output: string };
@@ -143,7 +125,7 @@ describe('packDirectory with a segment cache', () => {
     expect(list.stdout).toContain('./app/node_modules/.bin/alpha\n');
     const dest = tempDir('unpacked');
     expect(run('tar', ['-xzf', reference.output, '-C', dest])).toMatchObject({ status: 0, stderr: '' });
-    expect(snapshot(path.join(dest, 'app'))).toEqual(snapshot(tree));
+    expect(treeSnapshot(path.join(dest, 'app'))).toEqual(treeSnapshot(tree));
   });
 
   it('gives the same bytes with no cache, a cold cache and a warm one, with 1, 2 or 3 threads, splicing every big segment when warm', async () => {
